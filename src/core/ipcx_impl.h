@@ -1,0 +1,280 @@
+/*
+ * ipcx_impl.h - internal interfaces shared by the core and the transports.
+ *
+ * Nothing here is API. Internal non-static symbols carry the ipcx__ prefix.
+ */
+#ifndef IPCX_IMPL_H
+#define IPCX_IMPL_H
+
+#include "ipcx.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define IPCX__PRINTF(f, a) __attribute__((format(printf, f, a)))
+
+/* ---- errors ---------------------------------------------------------- */
+
+/*
+ * ipcx__fail records a one-line explanation for ipcx_errmsg() and returns
+ * err, so a failure site reads "return ipcx__fail(-EINVAL, "...", ...)".
+ * A message already recorded by a deeper call is kept when fmt is NULL.
+ */
+int ipcx__fail(int err, const char *fmt, ...) IPCX__PRINTF(2, 3);
+
+/* ipcx__errno_fail is ipcx__fail(-errno, "what: strerror") for a syscall. */
+int ipcx__errno_fail(const char *what);
+
+/* ipcx__clear_errmsg forgets the last explanation; entry points call it. */
+void ipcx__clear_errmsg(void);
+
+/* ---- deadlines ------------------------------------------------------- */
+
+/*
+ * A deadline turns a timeout in milliseconds, taken once at the start of a
+ * call, into an absolute CLOCK_MONOTONIC time, so retries after EINTR or a
+ * spurious wake-up never extend the wait.
+ */
+struct ipcx__deadline {
+	int64_t at_ns;  /* INT64_MAX waits for ever */
+	int timeout_ms; /* as given: 0 means "never wait" */
+};
+
+int64_t ipcx__now_ns(void);
+struct ipcx__deadline ipcx__deadline_in(int timeout_ms);
+
+/* Milliseconds left, rounded up, for poll(2): -1 for ever, 0 when past. */
+int ipcx__deadline_poll_ms(struct ipcx__deadline d);
+
+/* The absolute time as a CLOCK_REALTIME timespec (for mq_timed* calls). */
+struct timespec ipcx__deadline_realtime(struct ipcx__deadline d);
+
+/* The error for an expired wait: -EAGAIN when timeout 0 was asked, else -ETIMEDOUT. */
+int ipcx__deadline_err(struct ipcx__deadline d);
+
+/*
+ * ipcx__wait_fd polls fd for events until the deadline, resuming after
+ * EINTR. Returns the revents (> 0) or ipcx__deadline_err(d).
+ */
+int ipcx__wait_fd(int fd, short events, struct ipcx__deadline d);
+
+/* ---- URLs ------------------------------------------------------------ */
+
+enum ipcx__frame {
+	IPCX__FRAME_BINARY, /* the ipcx frame of docs/wire.md */
+	IPCX__FRAME_LINE,   /* one message per '\n'-terminated line, type 1 */
+	IPCX__FRAME_RAW,    /* each receive returns the bytes that arrived */
+};
+
+#define IPCX__MAX_OPTS 16
+
+/*
+ * A parsed URL: scheme://address?key=value&... The address is whatever
+ * follows "://" up to '?', left for the transport to interpret. Common
+ * options are decoded here; the rest stay as strings for the transport.
+ */
+struct ipcx__url {
+	char scheme[16];
+	char *address; /* points into text */
+	size_t nopts;
+	struct {
+		char *key;
+		char *value;
+	} opts[IPCX__MAX_OPTS];
+	char *text; /* owned copy the pointers above point into */
+
+	/* Common options; has_* tell whether they were given. */
+	bool has_cap, has_mode, has_maxmsg;
+	size_t cap; /* SIZE_MAX for "unbounded" */
+	unsigned mode;
+	size_t maxmsg;
+	enum ipcx__frame frame;
+};
+
+/*
+ * ipcx__url_parse parses text against the registered transports: the
+ * scheme must exist and every option must be one the transport accepts.
+ * A bare name means "shm://name". On success the caller frees with
+ * ipcx__url_free().
+ */
+int ipcx__url_parse(struct ipcx__url *u, const char *text);
+void ipcx__url_free(struct ipcx__url *u);
+
+/* ipcx__url_opt returns the value of option key, or NULL. */
+const char *ipcx__url_opt(const struct ipcx__url *u, const char *key);
+
+/* ipcx__parse_size reads "4096", "64KiB", "1M", "2G" (binary units). */
+int ipcx__parse_size(const char *s, size_t *out);
+
+/* ipcx__url_mode is the object mode to create with: ?mode= or 0600. */
+unsigned ipcx__url_mode(const struct ipcx__url *u);
+
+/* ---- transports ------------------------------------------------------ */
+
+/*
+ * Every channel begins with this header; a transport allocates its own
+ * larger struct with struct ipcx_chan as the first member.
+ */
+struct ipcx_chan {
+	const struct ipcx__transport *tp;
+	struct ipcx_caps caps; /* this channel's flags and limits */
+	int flags;             /* enum ipcx_open_flag */
+	char *url;
+};
+
+/*
+ * A transport: one kernel mechanism behind the channel contract of ipcx.h.
+ * The core validates arguments (flags, type >= 1, len <= caps.max_msg,
+ * selector 0 unless IPCX_CAP_TYPED) before calling in, and turns the
+ * caller's timeout into a deadline.
+ */
+struct ipcx__transport {
+	const char *scheme;
+	/* Space-separated option names this transport accepts in a URL. */
+	const char *options;
+	/* What every channel of this transport can do. */
+	struct ipcx_caps caps;
+
+	/*
+	 * open creates a channel for u. It allocates the channel (struct
+	 * ipcx_chan first), fills ch->caps, and returns it in *out. NULL for
+	 * transports that only come in pairs.
+	 */
+	int (*open)(ipcx_chan **out, const struct ipcx__url *u, int flags,
+		    struct ipcx__deadline d);
+	/* pair creates two connected ends; NULL for named-only transports. */
+	int (*pair)(ipcx_chan *ends[2], const struct ipcx__url *u);
+	/* send delivers the whole message or nothing, before the deadline. */
+	int (*send)(ipcx_chan *ch, const void *data, size_t len, long type,
+		    struct ipcx__deadline d);
+	/*
+	 * recv takes one message matching selector into buf and returns its
+	 * length. A message larger than size stays queued: -EMSGSIZE.
+	 */
+	ssize_t (*recv)(ipcx_chan *ch, void *buf, size_t size, long selector,
+			long *type, struct ipcx__deadline d);
+	/* close flushes what send accepted and frees the channel. */
+	void (*close)(ipcx_chan *ch);
+	/* unlink removes the named object; NULL when there is none. */
+	int (*unlink)(const struct ipcx__url *u);
+	/* fd returns a pollable descriptor, or NULL when there is none. */
+	int (*fd)(const ipcx_chan *ch);
+};
+
+/* ipcx__transport_find returns the transport for scheme, or NULL. */
+const struct ipcx__transport *ipcx__transport_find(const char *scheme);
+
+/* The transports, each defined in its own file under src/transport/. */
+extern const struct ipcx__transport ipcx__pipe_transport;
+extern const struct ipcx__transport ipcx__spipe_transport;
+extern const struct ipcx__transport ipcx__fifo_transport;
+extern const struct ipcx__transport ipcx__unix_transport;
+extern const struct ipcx__transport ipcx__unixseq_transport;
+extern const struct ipcx__transport ipcx__unixdgram_transport;
+extern const struct ipcx__transport ipcx__tcp_transport;
+
+/* ipcx__chan_alloc allocates a zeroed transport channel of size bytes. */
+void *ipcx__chan_alloc(size_t size);
+
+/* ---- byte-stream framing (src/core/conn.c) --------------------------- */
+
+/* The binary frame header of docs/wire.md. */
+#define IPCX__FRAME_HDR 16
+#define IPCX__FRAME_MAGIC0 0x49 /* 'I' */
+#define IPCX__FRAME_MAGIC1 0x58 /* 'X' */
+#define IPCX__FRAME_VERSION 1
+/* The largest max_msg a stream may negotiate. */
+#define IPCX__STREAM_MAX_MSG ((size_t)1 << 30)
+/* max_msg of a stream when the URL gives no ?maxmsg=. */
+#define IPCX__STREAM_DEFAULT_MAX_MSG ((size_t)16 << 20)
+
+/*
+ * A framed connection over a non-blocking byte-stream descriptor. It owns
+ * fd, a read buffer holding bytes that arrived but were not yet taken, and
+ * the unsent tail of a message that send accepted.
+ */
+struct ipcx__conn {
+	int fd;
+	enum ipcx__frame frame;
+	size_t max_msg;
+	unsigned char *rbuf;
+	size_t rstart, rend, rcap;
+	unsigned char *wbuf;
+	size_t wstart, wend;
+	bool is_socket;  /* write with MSG_NOSIGNAL rather than masking SIGPIPE */
+	bool poll_first; /* FIFO: read only after poll says so (read is 0 before any writer) */
+	bool eof;       /* the peer closed its sending side */
+	int broken;  /* sticky -EPROTO once garbage was seen */
+};
+
+void ipcx__conn_init(struct ipcx__conn *c, int fd, enum ipcx__frame frame,
+		     size_t max_msg);
+/* ipcx__conn_fini flushes the unsent tail (waiting while the peer lives) and closes fd. */
+void ipcx__conn_fini(struct ipcx__conn *c);
+int ipcx__conn_send(struct ipcx__conn *c, const void *data, size_t len, long type,
+		    struct ipcx__deadline d);
+/*
+ * ipcx__conn_take takes one complete message from the bytes already read:
+ * its length, -EAGAIN when no whole message is buffered yet, -EPIPE at end
+ * of stream, -EPROTO for garbage, -EMSGSIZE when it does not fit in size.
+ */
+ssize_t ipcx__conn_take(struct ipcx__conn *c, void *buf, size_t size, long *type);
+/* ipcx__conn_fill reads once: > 0 bytes read, -EAGAIN, or -EPIPE at end. */
+int ipcx__conn_fill(struct ipcx__conn *c);
+/* ipcx__conn_recv waits on fd and takes one message before the deadline. */
+ssize_t ipcx__conn_recv(struct ipcx__conn *c, void *buf, size_t size, long *type,
+			struct ipcx__deadline d);
+
+/*
+ * The connection handshake of docs/wire.md. ipcx__hello_encode writes our
+ * hello; ipcx__hello_decode checks a peer's and returns the max_msg both
+ * sides accept, or -EPROTO naming what was wrong.
+ */
+#define IPCX__HELLO_LEN 16
+void ipcx__hello_encode(unsigned char out[IPCX__HELLO_LEN], size_t max_msg);
+int ipcx__hello_decode(const unsigned char in[IPCX__HELLO_LEN], size_t our_max,
+		       size_t *agreed);
+
+/* ipcx__frame_encode writes the 16-byte binary frame header. */
+void ipcx__frame_encode(unsigned char hdr[IPCX__FRAME_HDR], size_t len, long type);
+/*
+ * ipcx__frame_decode checks a frame header: -EPROTO for bad magic,
+ * version, check byte, type or a length above max_msg.
+ */
+int ipcx__frame_decode(const unsigned char hdr[IPCX__FRAME_HDR], size_t max_msg,
+		       size_t *len, long *type);
+
+/*
+ * A channel that is one framed connection: pipe, spipe, fifo and a
+ * connecting socket share these ops.
+ */
+struct ipcx__stream_chan {
+	struct ipcx_chan base;
+	struct ipcx__conn conn;
+};
+
+/* ipcx__stream_new wraps fd (made non-blocking here) in a stream channel. */
+int ipcx__stream_new(ipcx_chan **out, int fd, const struct ipcx__url *u, unsigned cap_flags,
+		     size_t max_msg);
+/* ipcx__stream_pair_new wraps both fds; on failure both are closed. */
+int ipcx__stream_pair_new(ipcx_chan *ends[2], int fds[2], const struct ipcx__url *u,
+			  unsigned cap_flags, size_t max_msg);
+int ipcx__stream_send(ipcx_chan *ch, const void *data, size_t len, long type,
+		      struct ipcx__deadline d);
+ssize_t ipcx__stream_recv(ipcx_chan *ch, void *buf, size_t size, long selector, long *type,
+			  struct ipcx__deadline d);
+void ipcx__stream_close(ipcx_chan *ch);
+int ipcx__stream_fd(const ipcx_chan *ch);
+
+/*
+ * ipcx__stream_max_msg is the max_msg of a stream channel: ?maxmsg= when
+ * given (at most limit), else the smaller of the default and limit.
+ */
+int ipcx__stream_max_msg(const struct ipcx__url *u, size_t limit, size_t *out);
+
+/* ---- helpers --------------------------------------------------------- */
+
+/* ipcx__set_nonblock sets O_NONBLOCK and FD_CLOEXEC. */
+int ipcx__set_nonblock(int fd);
+
+#endif /* IPCX_IMPL_H */
