@@ -9,9 +9,11 @@ all:
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBUILD_TESTING=OFF >/dev/null
 	cmake --build $(BUILD) -j $(JOBS)
 
-# The main job.
+# The main job: every mechanism side by side on this machine, a table on
+# the terminal and a plot (docs/performance.md).
 run: all
-	./$(BUILD)/ipcx-demo
+	./$(BUILD)/ipcx bench --quick --plot $(BUILD)/bench.svg
+	@echo "plot: $(BUILD)/bench.svg"
 
 # Installs missing packages (as root), builds with ASan+UBSan and -Werror,
 # and runs every test through CTest.

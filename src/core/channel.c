@@ -102,8 +102,10 @@ int ipcx_send(ipcx_chan *ch, const void *data, size_t len, long type, int timeou
 	if (type < 1)
 		return ipcx__fail(-EINVAL, "message type %ld: types are >= 1", type);
 	if (len > ch->caps.max_msg)
-		return ipcx__fail(-EMSGSIZE, "message of %zu bytes exceeds the limit of %zu for %s",
-				  len, ch->caps.max_msg, ch->url);
+		return ipcx__fail(-EMSGSIZE, "message of %zu bytes exceeds the limit of %zu%s%s%s for %s",
+				  len, ch->caps.max_msg, ch->max_msg_limit ? " (" : "",
+				  ch->max_msg_limit ? ch->max_msg_limit : "",
+				  ch->max_msg_limit ? ")" : "", ch->url);
 	return ch->tp->send(ch, data, len, type, ipcx__deadline_in(timeout_ms));
 }
 
@@ -179,6 +181,7 @@ const char *ipcx_cap_name(unsigned flag)
 		"broadcast",    "zero-copy",      "cross-host",   "survives-exit",
 		"survives-reboot", "bidirectional", "pollable",   "named",
 		"connected",    "byte-stream",    "reliable",     "flow-control",
+		"untyped",
 	};
 	for (unsigned i = 0; i < sizeof(names) / sizeof(names[0]); i++)
 		if (flag == 1u << i)

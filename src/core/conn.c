@@ -306,13 +306,36 @@ static size_t ipcx__conn_need(const struct ipcx__conn *c)
 	return frame > have + IPCX__READ_CHUNK ? frame - have : IPCX__READ_CHUNK;
 }
 
+/*
+ * ipcx__conn_read_max is how much one read may take. Without read-ahead it
+ * is the rest of the binary frame being read, or one byte of a line: a
+ * pipe cannot be peeked at, and bytes read are gone from it.
+ */
+static size_t ipcx__conn_read_max(const struct ipcx__conn *c)
+{
+	size_t room = c->rcap - c->rend;
+	size_t have = c->rend - c->rstart;
+	size_t len, want = room;
+	long type;
+	if (!c->no_read_ahead)
+		return room;
+	if (c->frame == IPCX__FRAME_LINE)
+		want = 1;
+	else if (c->frame == IPCX__FRAME_BINARY && have < IPCX__FRAME_HDR)
+		want = IPCX__FRAME_HDR - have;
+	else if (c->frame == IPCX__FRAME_BINARY &&
+		 ipcx__frame_decode(c->rbuf + c->rstart, c->max_msg, &len, &type) == 0)
+		want = IPCX__FRAME_HDR + len - have;
+	return want < room ? want : room;
+}
+
 int ipcx__conn_fill(struct ipcx__conn *c)
 {
 	int rc = ipcx__conn_room(c, ipcx__conn_need(c));
 	if (rc < 0)
 		return rc;
 	for (;;) {
-		ssize_t n = read(c->fd, c->rbuf + c->rend, c->rcap - c->rend);
+		ssize_t n = read(c->fd, c->rbuf + c->rend, ipcx__conn_read_max(c));
 		if (n > 0) {
 			c->rend += (size_t)n;
 			return (int)(n > INT32_MAX ? INT32_MAX : n);

@@ -8,6 +8,7 @@
 
 #include "ipcx.h"
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -58,6 +59,24 @@ int ipcx__deadline_err(struct ipcx__deadline d);
  */
 int ipcx__wait_fd(int fd, short events, struct ipcx__deadline d);
 
+/*
+ * IPCX__INTERRUPT_SIGNAL is the signal ipcx__interruptible() aims at the
+ * waiting thread at a deadline (src/core/interrupt.c); nothing else in ipcx
+ * may use it.
+ */
+#define IPCX__INTERRUPT_SIGNAL SIGRTMAX
+
+/*
+ * ipcx__interruptible runs call(arg), a blocking system call without a
+ * timeout of its own that returns >= 0 or -errno, until it returns anything
+ * but -EINTR or the deadline passes; then it returns ipcx__deadline_err(d).
+ * A finite deadline is enforced by a timer signal to this thread, so call
+ * must be one that a signal handler interrupts and that is not restarted
+ * (msgrcv, msgsnd, fcntl F_OFD_SETLKW). A deadline already past returns the
+ * deadline error without calling: try the non-blocking form first.
+ */
+ssize_t ipcx__interruptible(ssize_t (*call)(void *arg), void *arg, struct ipcx__deadline d);
+
 /* ---- URLs ------------------------------------------------------------ */
 
 enum ipcx__frame {
@@ -100,6 +119,13 @@ struct ipcx__url {
 int ipcx__url_parse(struct ipcx__url *u, const char *text);
 void ipcx__url_free(struct ipcx__url *u);
 
+/*
+ * ipcx__url_parse_as parses "scheme://address?opts" for objects that are
+ * not transports (semaphores, regions): any scheme, options from the
+ * space-separated list. The caller checks the scheme.
+ */
+int ipcx__url_parse_as(struct ipcx__url *u, const char *text, const char *options);
+
 /* ipcx__url_opt returns the value of option key, or NULL. */
 const char *ipcx__url_opt(const struct ipcx__url *u, const char *key);
 
@@ -120,6 +146,8 @@ struct ipcx_chan {
 	struct ipcx_caps caps; /* this channel's flags and limits */
 	int flags;             /* enum ipcx_open_flag */
 	char *url;
+	/* What sets caps.max_msg ("kernel.msgmax"), named by -EMSGSIZE; or NULL. */
+	const char *max_msg_limit;
 };
 
 /*
@@ -165,13 +193,20 @@ struct ipcx__transport {
 const struct ipcx__transport *ipcx__transport_find(const char *scheme);
 
 /* The transports, each defined in its own file under src/transport/. */
+extern const struct ipcx__transport ipcx__shm_transport;
 extern const struct ipcx__transport ipcx__pipe_transport;
 extern const struct ipcx__transport ipcx__spipe_transport;
 extern const struct ipcx__transport ipcx__fifo_transport;
+extern const struct ipcx__transport ipcx__sysvmq_transport;
+extern const struct ipcx__transport ipcx__mq_transport;
+extern const struct ipcx__transport ipcx__sysvshm_transport;
 extern const struct ipcx__transport ipcx__unix_transport;
 extern const struct ipcx__transport ipcx__unixseq_transport;
 extern const struct ipcx__transport ipcx__unixdgram_transport;
 extern const struct ipcx__transport ipcx__tcp_transport;
+extern const struct ipcx__transport ipcx__file_transport;
+extern const struct ipcx__transport ipcx__sig_transport;
+extern const struct ipcx__transport ipcx__netlink_transport;
 
 /* ipcx__chan_alloc allocates a zeroed transport channel of size bytes. */
 void *ipcx__chan_alloc(size_t size);
@@ -203,6 +238,11 @@ struct ipcx__conn {
 	size_t wstart, wend;
 	bool is_socket;  /* write with MSG_NOSIGNAL rather than masking SIGPIPE */
 	bool poll_first; /* FIFO: read only after poll says so (read is 0 before any writer) */
+	/*
+	 * FIFO: read no byte past the message being read, so that a reader
+	 * that closes between messages leaves the rest to the next reader.
+	 */
+	bool no_read_ahead;
 	bool eof;       /* the peer closed its sending side */
 	int broken;  /* sticky -EPROTO once garbage was seen */
 };
@@ -271,6 +311,137 @@ int ipcx__stream_fd(const ipcx_chan *ch);
  * given (at most limit), else the smaller of the default and limit.
  */
 int ipcx__stream_max_msg(const struct ipcx__url *u, size_t limit, size_t *out);
+
+/* ---- System V and POSIX IPC objects (src/transport/ipc_common.c) ----- */
+
+/* A System V object: by key (a number, 0x number or ftok path) or by id. */
+struct ipcx__sysv_addr {
+	bool by_id;
+	int id;
+	key_t key;
+};
+
+/*
+ * ipcx__sysv_addr_parse reads u->address: "123" or "0x7b" (a key; 0 is
+ * refused, it is IPC_PRIVATE), "id=N" (when allow_id) or "/path" with
+ * ?proj=N (ftok; proj defaults to 1, ftok keeps its low 8 bits). The
+ * transport must accept the "proj" option.
+ */
+int ipcx__sysv_addr_parse(const struct ipcx__url *u, bool allow_id, struct ipcx__sysv_addr *a);
+
+/* ipcx__sysv_addr_str writes "key 0x0001e240" or "id 3" into buf, for messages. */
+const char *ipcx__sysv_addr_str(const struct ipcx__sysv_addr *a, char *buf, size_t size);
+
+/*
+ * ipcx__semtimedop applies System V semaphore ops, waiting in semtimedop(2)
+ * until the deadline and resuming after EINTR with the time left. With
+ * timeout 0 the ops must carry IPC_NOWAIT. Returns 0, ipcx__deadline_err(d)
+ * or -errno (src/sync/sem.c).
+ */
+struct sembuf;
+int ipcx__semtimedop(int semid, struct sembuf *ops, size_t nops, struct ipcx__deadline d);
+
+/*
+ * ipcx__sysvsem_await fills *ds for the System V semaphore set id, first
+ * giving its creator up to 100 ms to make the first semop (sem_otime != 0),
+ * which ipcx's creators do right after setting the values (src/sync/sem.c).
+ */
+struct semid_ds;
+int ipcx__sysvsem_await(int id, struct semid_ds *ds);
+
+/* ipcx__proc_limit reads one number from a /proc/sys file into *out. */
+int ipcx__proc_limit(const char *path, long *out);
+
+/* ---- the object registry (src/core/objects.c) ----------------------- */
+
+/*
+ * ipcx remembers every named object it creates in a private runtime
+ * directory: $XDG_RUNTIME_DIR/ipcx, else /run/user/UID/ipcx when that
+ * exists, else /tmp/ipcx-UID. The directory is created 0700 and refused
+ * unless it is a real directory (not a symlink) owned by us and closed to
+ * others. `ipcx ls` reads it to list FIFOs, socket paths and file logs, and
+ * to name the creator of any object, so that a dead creator's leftovers can
+ * be found. docs/inventory.md describes the records.
+ */
+#define IPCX__OBJECT_URL_MAX 4200 /* PATH_MAX plus a scheme and some room */
+
+/* One record: what ipcx created, and who. */
+struct ipcx__object_rec {
+	char kind[16];                  /* the scheme: "fifo", "sysvmq", ... */
+	char url[IPCX__OBJECT_URL_MAX]; /* without options */
+	pid_t pid;                      /* the creator */
+	unsigned long long start;       /* its start time (/proc/PID/stat field 22), 0 unknown */
+	long long created;              /* seconds since the epoch */
+	bool lasting;                   /* made to outlive its creator (ipcx mk) */
+};
+
+/*
+ * ipcx__object_register records that this process just created the object
+ * at url (options are dropped), replacing an older record of the same URL.
+ * A transport calls it after creating a named object; the URL should be
+ * the one that finds the object again (sysvmq://id=N rather than a key).
+ * Registering is best effort: a transport ignores the result, because the
+ * object exists whether or not it could be recorded.
+ */
+int ipcx__object_register(const char *url, const char *kind);
+
+/* ipcx__object_register_url registers "scheme://address" of u, with the scheme as the kind. */
+int ipcx__object_register_url(const struct ipcx__url *u);
+
+/* ipcx__object_forget drops the record of url, if any; a transport's unlink calls it. */
+void ipcx__object_forget(const char *url);
+
+/* ipcx__object_forget_url forgets "scheme://address" of u. */
+void ipcx__object_forget_url(const struct ipcx__url *u);
+
+/*
+ * ipcx__object_register_sysv registers the System V object id of scheme as
+ * "scheme://id=N", the URL that finds it whatever key made it;
+ * ipcx__object_forget_sysv forgets it.
+ */
+int ipcx__object_register_sysv(const char *scheme, int id);
+void ipcx__object_forget_sysv(const char *scheme, int id);
+
+/* ipcx__object_find reads the record of url: 0, or -ENOENT when there is none. */
+int ipcx__object_find(const char *url, struct ipcx__object_rec *rec);
+
+/* ipcx__object_keep marks the record of url lasting: its creator's exit leaves it idle, not stale. */
+int ipcx__object_keep(const char *url);
+
+/*
+ * ipcx__object_each calls fn for every record, in no particular order,
+ * until fn returns non-zero, which it then returns.
+ */
+int ipcx__object_each(int (*fn)(const struct ipcx__object_rec *rec, void *arg), void *arg);
+
+/*
+ * ipcx__runtime_dir creates (when missing) and checks the runtime
+ * directory, writes its path into path, and returns an O_DIRECTORY fd on it.
+ */
+int ipcx__runtime_dir(char *path, size_t size);
+
+/*
+ * ipcx__proc_start_time reads when process pid started, in clock ticks
+ * since boot: a pid and its start time name one process even after the pid
+ * is reused. -ESRCH when the process is gone or a zombie.
+ */
+int ipcx__proc_start_time(pid_t pid, unsigned long long *start);
+
+/* ipcx__proc_alive says whether pid runs and, when start is not 0, is the process that started then. */
+bool ipcx__proc_alive(pid_t pid, unsigned long long start);
+
+/* ---- signals (src/core/signal.c) ------------------------------------ */
+
+/*
+ * ipcx__sigqueue queues signo to pid with value, as sigqueue(3) does, but
+ * with tag in si_errno (which the kernel passes through), so that sig://
+ * can mark its own messages. Returns 0 or -ESRCH, -EAGAIN (the receiver's
+ * RLIMIT_SIGPENDING is reached), -EPERM, each with its message recorded.
+ */
+int ipcx__sigqueue(pid_t pid, int signo, union sigval value, int tag);
+
+/* ipcx__sigset_of fills set with the n signals: -EINVAL for none, SIGKILL, SIGSTOP or a non-signal. */
+int ipcx__sigset_of(const int *signos, size_t n, sigset_t *set);
 
 /* ---- helpers --------------------------------------------------------- */
 

@@ -8,9 +8,20 @@
 #include <string.h>
 
 static const struct ipcx__transport *const ipcx__transports[] = {
+	&ipcx__shm_transport,
 	&ipcx__pipe_transport,
 	&ipcx__spipe_transport,
 	&ipcx__fifo_transport,
+	&ipcx__unix_transport,
+	&ipcx__unixseq_transport,
+	&ipcx__unixdgram_transport,
+	&ipcx__tcp_transport,
+	&ipcx__sysvmq_transport,
+	&ipcx__mq_transport,
+	&ipcx__sysvshm_transport,
+	&ipcx__file_transport,
+	&ipcx__sig_transport,
+	&ipcx__netlink_transport,
 };
 
 #define IPCX__NTRANSPORTS (sizeof(ipcx__transports) / sizeof(ipcx__transports[0]))

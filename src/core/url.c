@@ -118,6 +118,25 @@ static int ipcx__parse_query(struct ipcx__url *u, char *query, const char *accep
 	return 0;
 }
 
+/* ipcx__url_fill copies the address and parses the options after '?'. */
+static int ipcx__url_fill(struct ipcx__url *u, const char *rest, const char *options)
+{
+	u->text = strdup(rest);
+	if (!u->text)
+		return -ENOMEM;
+	u->address = u->text;
+	char *q = strchr(u->text, '?');
+	if (q) {
+		*q = '\0';
+		int rc = ipcx__parse_query(u, q + 1, options);
+		if (rc < 0) {
+			ipcx__url_free(u);
+			return rc;
+		}
+	}
+	return 0;
+}
+
 int ipcx__url_parse(struct ipcx__url *u, const char *text)
 {
 	memset(u, 0, sizeof(*u));
@@ -158,20 +177,20 @@ int ipcx__url_parse(struct ipcx__url *u, const char *text)
 					  rest);
 		return ipcx__fail(-EINVAL, "unknown scheme '%s' in URL '%s'", u->scheme, text);
 	}
-	u->text = strdup(rest);
-	if (!u->text)
-		return -ENOMEM;
-	u->address = u->text;
-	char *q = strchr(u->text, '?');
-	if (q) {
-		*q = '\0';
-		int rc = ipcx__parse_query(u, q + 1, tp->options);
-		if (rc < 0) {
-			ipcx__url_free(u);
-			return rc;
-		}
-	}
-	return 0;
+	return ipcx__url_fill(u, rest, tp->options);
+}
+
+int ipcx__url_parse_as(struct ipcx__url *u, const char *text, const char *options)
+{
+	memset(u, 0, sizeof(*u));
+	const char *sep = text ? strstr(text, "://") : NULL;
+	size_t n = sep ? (size_t)(sep - text) : 0;
+	if (n == 0 || n >= sizeof(u->scheme))
+		return ipcx__fail(-EINVAL, "malformed URL '%s' (expected scheme://address)",
+				  text ? text : "");
+	memcpy(u->scheme, text, n);
+	u->scheme[n] = '\0';
+	return ipcx__url_fill(u, sep + 3, options);
 }
 
 void ipcx__url_free(struct ipcx__url *u)

@@ -78,6 +78,7 @@ static int ipcx__fifo_create(const struct ipcx__url *u, int flags, bool *created
 		return 0;
 	if (mkfifo(u->address, ipcx__url_mode(u)) == 0) {
 		*created = true;
+		(void)ipcx__object_register_url(u);
 		return 0;
 	}
 	if (errno == EEXIST && !(flags & IPCX_EXCL))
@@ -125,6 +126,7 @@ static int ipcx__fifo_open(ipcx_chan **out, const struct ipcx__url *u, int flags
 		return rc;
 	struct ipcx__stream_chan *sc = (struct ipcx__stream_chan *)*out;
 	sc->conn.poll_first = true;
+	sc->conn.no_read_ahead = true;
 	if (u->frame != IPCX__FRAME_RAW)
 		(*out)->caps.flags |= IPCX_CAP_MANY_SENDERS;
 	int sz = fcntl(fd, F_GETPIPE_SZ);
@@ -144,6 +146,7 @@ static int ipcx__fifo_unlink(const struct ipcx__url *u)
 		return ipcx__fail(-ENOTTY, "%s is not a FIFO; not removing it", u->address);
 	if (unlink(u->address) < 0)
 		return ipcx__errno_fail("unlink");
+	ipcx__object_forget_url(u);
 	return 0;
 }
 

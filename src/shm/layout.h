@@ -1,0 +1,174 @@
+/*
+ * layout.h - the bytes of an ipcx shared-memory queue, as every process
+ * that maps one sees them (docs/shm.md draws the picture).
+ *
+ * A segment is [header][peer slots][ring]. The header starts with fields
+ * that never change after creation (each opener validates them once and
+ * keeps its own copy, so a later scribble cannot move a bound), then the
+ * moving indexes, each group on its own cache line. The ring holds records
+ * back to back; a record never wraps, a pad record fills the end of the
+ * ring when the next one does not fit.
+ *
+ * Nothing read from the segment is trusted: positions are masked into the
+ * ring, spans and lengths are checked against the ring before use, and a
+ * value that breaks the format yields -EPROTO.
+ */
+#ifndef IPCX_SHM_LAYOUT_H
+#define IPCX_SHM_LAYOUT_H
+
+#include <stdalign.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#define IPCX__SHM_MAGIC 0x3151534d58435049ull /* "IPCXSMQ1" little-endian */
+#define IPCX__SHM_LAYOUT_VERSION 1u
+#define IPCX__SHM_LINE 64
+#define IPCX__SHM_MAX_PEERS 64u      /* slot index must fit IPCX__ST_SLOT_BITS */
+#define IPCX__SHM_MIN_RING 256u
+#define IPCX__SHM_MAX_RING (1ull << 32)
+#define IPCX__SHM_DEFAULT_CAP ((uint64_t)1 << 20)
+#define IPCX__SHM_NAME_PREFIX "/ipcx."
+
+/* Patterns a queue is created with (header field pattern). */
+enum ipcx__shm_pattern {
+	IPCX__SHM_QUEUE = 1, /* many senders, many receivers, each message once */
+	IPCX__SHM_SPSC = 2,  /* one sender and one receiver at a time */
+};
+
+/*
+ * A record header, 8-aligned in the ring. span is the record's stride in
+ * bytes (header and payload, rounded up to 8); len <= span - header is the
+ * payload. state is written last by the writer (release) and encodes the
+ * record's position, so a state left over from an earlier lap never looks
+ * current.
+ */
+struct ipcx__shm_rec {
+	_Atomic uint64_t state;
+	_Atomic int64_t type;
+	_Atomic uint32_t len;
+	_Atomic uint32_t span;
+};
+#define IPCX__SHM_REC_HDR ((uint64_t)sizeof(struct ipcx__shm_rec))
+
+/* ipcx__shm_span is the stride of a record with len payload bytes. */
+static inline uint64_t ipcx__shm_span(uint64_t len)
+{
+	return (IPCX__SHM_REC_HDR + len + 7) & ~(uint64_t)7;
+}
+
+/*
+ * Record states. A record goes COMMITTED -> CLAIMED (by the receiver whose
+ * slot is in the state) -> RELEASED, or is a PAD (skipped by everyone).
+ * Zero is no state at all: a reserved record not yet committed.
+ */
+enum ipcx__shm_stage {
+	IPCX__ST_COMMITTED = 1,
+	IPCX__ST_PAD = 2,
+	IPCX__ST_CLAIMED = 3,
+	IPCX__ST_RELEASED = 4,
+};
+#define IPCX__ST_STAGE_BITS 3
+#define IPCX__ST_SLOT_BITS 8
+#define IPCX__ST_POS_SHIFT (IPCX__ST_STAGE_BITS + IPCX__ST_SLOT_BITS)
+
+/*
+ * ipcx__st packs a record state: position stamp, slot and stage. The stamp
+ * is (pos / 8 + 1) truncated to 53 bits, never 0, so that the zeroes of a
+ * fresh ring are no record's state.
+ */
+static inline uint64_t ipcx__st(uint64_t pos, unsigned slot, unsigned stage)
+{
+	return ((pos >> 3) + 1) << IPCX__ST_POS_SHIFT | (uint64_t)slot << IPCX__ST_STAGE_BITS |
+	       stage;
+}
+
+/* ipcx__st_is_at tells whether state st was written for position pos. */
+static inline int ipcx__st_is_at(uint64_t st, uint64_t pos)
+{
+	return (st >> IPCX__ST_POS_SHIFT) == (ipcx__st(pos, 0, 0) >> IPCX__ST_POS_SHIFT);
+}
+
+static inline unsigned ipcx__st_stage(uint64_t st)
+{
+	return (unsigned)(st & ((1u << IPCX__ST_STAGE_BITS) - 1));
+}
+
+static inline unsigned ipcx__st_slot(uint64_t st)
+{
+	return (unsigned)(st >> IPCX__ST_STAGE_BITS) & ((1u << IPCX__ST_SLOT_BITS) - 1);
+}
+
+/*
+ * A peer slot: one per open channel. owner is the process token (pid and
+ * start time, see peer.c) shifted left by two, with IPCX__SLOT_LIVE; 0 is
+ * a free slot. The intents say what the owner may be in the middle of, so
+ * that a survivor can finish or undo it when the owner dies: a reservation
+ * [res_start, res_end) not yet committed (res_end 0 = none), and claimed
+ * records (position + 1, 0 = none). waiting says which waiter count the
+ * owner added itself to.
+ */
+struct ipcx__shm_slot {
+	alignas(IPCX__SHM_LINE) _Atomic uint64_t owner;
+	_Atomic uint64_t res_start;
+	_Atomic uint64_t res_end;
+	_Atomic uint64_t claim[2];
+	_Atomic uint32_t waiting; /* 0, IPCX__WAIT_RECV or IPCX__WAIT_SEND */
+	_Atomic uint32_t role;    /* IPCX_SEND | IPCX_RECV of the owner */
+	/* Counters, written by the owner only. */
+	alignas(IPCX__SHM_LINE) _Atomic uint64_t msgs_sent;
+	_Atomic uint64_t bytes_sent;
+	_Atomic uint64_t msgs_recv;
+	_Atomic uint64_t bytes_recv;
+};
+#define IPCX__SLOT_LIVE 1u
+#define IPCX__WAIT_RECV 1u
+#define IPCX__WAIT_SEND 2u
+
+/*
+ * The segment header. The first group is immutable after creation; magic
+ * is stored last, with release, once everything else is in place.
+ */
+struct ipcx__shm_hdr {
+	_Atomic uint64_t magic;
+	uint32_t layout;     /* IPCX__SHM_LAYOUT_VERSION */
+	uint32_t hdr_size;   /* sizeof(struct ipcx__shm_hdr) */
+	uint64_t seg_size;   /* bytes in the segment */
+	uint64_t slot_off;   /* offset of the peer slots */
+	uint32_t slot_size;  /* sizeof(struct ipcx__shm_slot) */
+	uint32_t max_peers;
+	uint64_t ring_off;   /* offset of the ring */
+	uint64_t ring_size;  /* power of two */
+	uint64_t cap;        /* bytes of records the queue holds, <= ring_size */
+	uint64_t max_msg;
+	uint32_t pattern;    /* enum ipcx__shm_pattern */
+	int32_t creator_pid;
+	int64_t created_ns;  /* CLOCK_REALTIME */
+
+	/* Written by senders. */
+	alignas(IPCX__SHM_LINE) _Atomic uint64_t tail;
+	/* Written by receivers: the oldest position that may hold a message, and the release cursor. */
+	alignas(IPCX__SHM_LINE) _Atomic uint64_t head;
+	_Atomic uint64_t rel;
+	/*
+	 * The wait protocol (futex.c): a futex word and a waiter count for
+	 * receivers waiting for messages, and the same for senders waiting
+	 * for room, each pair on its own line.
+	 */
+	alignas(IPCX__SHM_LINE) _Atomic uint32_t data_seq;
+	_Atomic uint32_t recv_waiters;
+	alignas(IPCX__SHM_LINE) _Atomic uint32_t space_seq;
+	_Atomic uint32_t send_waiters;
+	/* Held while a peer joins, leaves, or is reaped (peer.c). */
+	alignas(IPCX__SHM_LINE) _Atomic uint64_t reclaim_lock;
+	/* Statistics: counters of peers that have left, and the last activity. */
+	alignas(IPCX__SHM_LINE) _Atomic uint64_t retired_msgs_sent;
+	_Atomic uint64_t retired_bytes_sent;
+	_Atomic uint64_t retired_msgs_recv;
+	_Atomic uint64_t retired_bytes_recv;
+	_Atomic int32_t last_sender_pid;
+	_Atomic int32_t last_receiver_pid;
+	_Atomic int64_t last_send_ns; /* CLOCK_REALTIME */
+	_Atomic int64_t last_recv_ns;
+};
+
+#endif /* IPCX_SHM_LAYOUT_H */

@@ -1,0 +1,641 @@
+/*
+ * ring.c - sending into and receiving from the ring of a shared queue.
+ *
+ * Positions are 64-bit byte counts that only grow; a position's place in
+ * the ring is pos & mask. Three cursors live in the header: tail (the end
+ * of what senders reserved), head (a hint: no message lies before it) and
+ * rel (everything before it is free for senders). A sender reserves
+ * [tail, tail + need) by compare-and-swap (or a plain store in a one-to-one
+ * queue), writes the record and stores its state last. A receiver claims a
+ * committed record by compare-and-swap on its state, copies it, marks it
+ * released and moves rel over every released record it can. docs/shm.md
+ * has the whole protocol.
+ */
+#include "shmq.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <string.h>
+#include <time.h>
+
+/* Spins before a waiter goes to sleep, and attempts before a stuck position is checked for a dead owner. */
+#define IPCX__SPINS 512
+#define IPCX__STUCK_CHECK 256
+/* A waiter that may be waiting on a dead peer looks again this often. */
+#define IPCX__SLICE_NS (20 * 1000 * 1000LL)
+#define IPCX__NONE UINT64_MAX
+
+struct ipcx__claim {
+	uint64_t pos;
+	uint32_t len, span;
+	long type;
+};
+
+static uint64_t ipcx__room(const struct ipcx__shm_map *m, uint64_t pos)
+{
+	return m->ring_size - (pos & m->mask);
+}
+
+struct ipcx__shm_rec *ipcx__shmq_rec(const struct ipcx__shm_map *m, uint64_t pos)
+{
+	if (ipcx__room(m, pos) < IPCX__SHM_REC_HDR)
+		return NULL;
+	return (struct ipcx__shm_rec *)(m->ring + (pos & m->mask));
+}
+
+/* Is span a possible stride for a record at pos: whole, aligned, inside the ring? */
+static bool ipcx__span_ok(const struct ipcx__shm_map *m, uint64_t pos, uint64_t span)
+{
+	return span >= IPCX__SHM_REC_HDR && span % 8 == 0 && span <= ipcx__room(m, pos) &&
+	       span <= m->cap;
+}
+
+static bool ipcx__stage_ok(uint64_t st)
+{
+	unsigned stage = ipcx__st_stage(st);
+	return stage >= IPCX__ST_COMMITTED && stage <= IPCX__ST_RELEASED;
+}
+
+static unsigned char *ipcx__payload(struct ipcx__shm_rec *r)
+{
+	return (unsigned char *)(r + 1);
+}
+
+static int ipcx__corrupt(const struct ipcx__shmq *q, uint64_t pos, const char *what)
+{
+	return ipcx__fail(-EPROTO, "shared queue is corrupt: %s at position %llu", what,
+			  (unsigned long long)pos);
+}
+
+static bool ipcx__one_to_one(const struct ipcx__shmq *q)
+{
+	return q->map->pattern == IPCX__SHM_SPSC;
+}
+
+/* ---- statistics ------------------------------------------------------ */
+
+static int64_t ipcx__realtime_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static int32_t ipcx__pid_of(const struct ipcx__shmq *q)
+{
+	return (int32_t)((q->owner >> 2) & ((1u << 22) - 1));
+}
+
+static void ipcx__bump(_Atomic uint64_t *c, uint64_t by)
+{
+	atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + by,
+			      memory_order_relaxed);
+}
+
+/* Counts in our own slot; the last-activity fields every 256 messages. */
+static void ipcx__count_sent(struct ipcx__shmq *q, size_t len)
+{
+	uint64_t n = atomic_load_explicit(&q->me->msgs_sent, memory_order_relaxed);
+	ipcx__bump(&q->me->msgs_sent, 1);
+	ipcx__bump(&q->me->bytes_sent, len);
+	if (n % 256 == 0) {
+		atomic_store_explicit(&q->hdr->last_sender_pid, ipcx__pid_of(q), memory_order_relaxed);
+		atomic_store_explicit(&q->hdr->last_send_ns, ipcx__realtime_ns(), memory_order_relaxed);
+	}
+}
+
+static void ipcx__count_recv(struct ipcx__shmq *q, size_t len)
+{
+	uint64_t n = atomic_load_explicit(&q->me->msgs_recv, memory_order_relaxed);
+	ipcx__bump(&q->me->msgs_recv, 1);
+	ipcx__bump(&q->me->bytes_recv, len);
+	if (n % 256 == 0) {
+		atomic_store_explicit(&q->hdr->last_receiver_pid, ipcx__pid_of(q), memory_order_relaxed);
+		atomic_store_explicit(&q->hdr->last_recv_ns, ipcx__realtime_ns(), memory_order_relaxed);
+	}
+}
+
+/* ---- waiting --------------------------------------------------------- */
+
+/*
+ * Called each time an attempt found nothing to do while pos (IPCX__NONE
+ * for none) looked stuck: every IPCX__STUCK_CHECK attempts at the same
+ * position, the peer holding it is checked and reaped when dead.
+ */
+static void ipcx__note_stuck(struct ipcx__shmq *q, uint64_t pos, uint64_t *last,
+			     unsigned *count)
+{
+	if (pos == IPCX__NONE)
+		return;
+	if (pos != *last) {
+		*last = pos;
+		*count = 0;
+	}
+	if (++*count % IPCX__STUCK_CHECK == 0)
+		ipcx__shmq_reap_dead(q, pos);
+}
+
+/*
+ * One step of waiting after a failed attempt: spin, or sleep on the futex
+ * once the attempt (retried after announcing ourselves) still fails.
+ * Returns 0 to try again, a result of attempt, or the timeout error.
+ */
+struct ipcx__waiter {
+	unsigned which;
+	unsigned spins;
+	unsigned stuck_count;
+	uint64_t stuck_last;
+	struct ipcx__deadline d;
+};
+
+static int ipcx__wait_step(struct ipcx__shmq *q, struct ipcx__waiter *w, uint64_t stuck)
+{
+	ipcx__note_stuck(q, stuck, &w->stuck_last, &w->stuck_count);
+	if (w->spins < IPCX__SPINS) {
+		w->spins++;
+		ipcx__cpu_relax();
+		return 0;
+	}
+	return 1;
+}
+
+static int ipcx__sleep(struct ipcx__shmq *q, struct ipcx__waiter *w, uint32_t seq, bool stuck)
+{
+	int64_t now = ipcx__now_ns();
+	if (now >= w->d.at_ns) {
+		ipcx__shmq_wait_cancel(q, w->which);
+		return ipcx__deadline_err(w->d);
+	}
+	int64_t until = w->d.at_ns;
+	if (stuck && until - now > IPCX__SLICE_NS)
+		until = now + IPCX__SLICE_NS;
+	ipcx__shmq_wait_sleep(q, w->which, seq, until);
+	w->spins = 0;
+	return 0;
+}
+
+/* ---- the release cursor ---------------------------------------------- */
+
+/* The position after the free record or pad at r, or IPCX__NONE when r holds something live. */
+static int ipcx__free_next(struct ipcx__shmq *q, uint64_t r, uint64_t *next)
+{
+	const struct ipcx__shm_map *m = q->map;
+	struct ipcx__shm_rec *rec = ipcx__shmq_rec(m, r);
+	*next = IPCX__NONE;
+	if (!rec) {
+		*next = r + ipcx__room(m, r);
+		return 0;
+	}
+	uint64_t st = atomic_load(&rec->state);
+	unsigned stage = ipcx__st_stage(st);
+	if (!ipcx__st_is_at(st, r) || (stage != IPCX__ST_RELEASED && stage != IPCX__ST_PAD))
+		return 0;
+	uint64_t span = atomic_load_explicit(&rec->span, memory_order_relaxed);
+	if (ipcx__span_ok(m, r, span)) {
+		*next = r + span;
+		return 0;
+	}
+	/* A span read after rel moved on may belong to a newer record. */
+	return atomic_load(&q->hdr->rel) == r ? ipcx__corrupt(q, r, "bad record span") : 0;
+}
+
+int ipcx__shmq_advance_rel(struct ipcx__shmq *q)
+{
+	struct ipcx__shm_hdr *h = q->hdr;
+	bool moved = false;
+	for (uint64_t n = 0; n <= q->map->ring_size / 8; n++) {
+		uint64_t r = atomic_load(&h->rel);
+		uint64_t t = atomic_load_explicit(&h->tail, memory_order_acquire);
+		if (r >= t)
+			break;
+		uint64_t next;
+		int rc = ipcx__free_next(q, r, &next);
+		if (rc < 0)
+			return rc;
+		if (next == IPCX__NONE)
+			break;
+		if (next > t)
+			return ipcx__corrupt(q, r, "record runs past the tail");
+		if (atomic_compare_exchange_strong(&h->rel, &r, next))
+			moved = true;
+	}
+	if (moved)
+		ipcx__shmq_notify(h, IPCX__WAIT_SEND);
+	return 0;
+}
+
+/* Marks the claimed record at pos released and gives its room back. */
+static int ipcx__release_rec(struct ipcx__shmq *q, uint64_t pos, unsigned ci)
+{
+	struct ipcx__shm_rec *rec = ipcx__shmq_rec(q->map, pos);
+	atomic_store(&rec->state, ipcx__st(pos, 0, IPCX__ST_RELEASED));
+	atomic_store_explicit(&q->me->claim[ci], 0, memory_order_relaxed);
+	return ipcx__shmq_advance_rel(q);
+}
+
+/* ---- sending --------------------------------------------------------- */
+
+/* Bytes to reserve at t for a record of span: the rest of the ring first when it does not fit. */
+static uint64_t ipcx__need(const struct ipcx__shm_map *m, uint64_t t, uint64_t span)
+{
+	uint64_t room = ipcx__room(m, t);
+	return room < span ? room + span : span;
+}
+
+/*
+ * Is there room for need bytes at t? Refreshes the cached release cursor
+ * when the cached one says no. Sets *stuck to rel when the queue is full.
+ */
+static int ipcx__has_room(struct ipcx__shmq *q, uint64_t t, uint64_t need, uint64_t *stuck)
+{
+	const struct ipcx__shm_map *m = q->map;
+	if (t - q->rel_cache <= m->cap - need)
+		return 1;
+	q->rel_cache = atomic_load_explicit(&q->hdr->rel, memory_order_acquire);
+	if (q->rel_cache > t)
+		return atomic_load_explicit(&q->hdr->tail, memory_order_acquire) < q->rel_cache
+			       ? ipcx__corrupt(q, t, "release cursor ahead of the tail")
+			       : 0;
+	if (t - q->rel_cache <= m->cap - need)
+		return 1;
+	*stuck = q->rel_cache;
+	return 0;
+}
+
+/*
+ * One attempt to reserve span bytes: 1 with [*start, *end) ours, 0 when
+ * there is no room (or another sender won the race), or -EPROTO.
+ */
+static int ipcx__try_reserve(struct ipcx__shmq *q, uint64_t span, uint64_t *start,
+			     uint64_t *end, uint64_t *stuck)
+{
+	struct ipcx__shm_hdr *h = q->hdr;
+	uint64_t t = atomic_load_explicit(&h->tail, memory_order_acquire);
+	uint64_t need = ipcx__need(q->map, t, span);
+	int rc = ipcx__has_room(q, t, need, stuck);
+	if (rc <= 0)
+		return rc;
+	*start = t;
+	*end = t + need;
+	if (ipcx__one_to_one(q))
+		return 1; /* published by the tail store after the write */
+	/* The intent is visible before the reservation: a survivor of our death finds it. */
+	atomic_store_explicit(&q->me->res_start, t, memory_order_relaxed);
+	atomic_store_explicit(&q->me->res_end, t + need, memory_order_relaxed);
+	if (atomic_compare_exchange_strong(&h->tail, &t, t + need))
+		return 1;
+	atomic_store_explicit(&q->me->res_end, 0, memory_order_relaxed);
+	return 0;
+}
+
+static int ipcx__reserve(struct ipcx__shmq *q, uint64_t span, struct ipcx__deadline d,
+			 uint64_t *start, uint64_t *end)
+{
+	struct ipcx__waiter w = {.which = IPCX__WAIT_SEND, .stuck_last = IPCX__NONE, .d = d};
+	for (;;) {
+		uint64_t stuck = IPCX__NONE;
+		int rc = ipcx__try_reserve(q, span, start, end, &stuck);
+		if (rc != 0)
+			return rc < 0 ? rc : 0;
+		if (stuck == IPCX__NONE)
+			continue; /* lost a race with another sender: not a wait */
+		if (d.timeout_ms == 0)
+			return -EAGAIN;
+		if (!ipcx__wait_step(q, &w, stuck))
+			continue;
+		uint32_t seq = ipcx__shmq_wait_prepare(q, w.which);
+		stuck = IPCX__NONE;
+		rc = ipcx__try_reserve(q, span, start, end, &stuck);
+		if (rc != 0) {
+			ipcx__shmq_wait_cancel(q, w.which);
+			return rc < 0 ? rc : 0;
+		}
+		rc = ipcx__sleep(q, &w, seq, true);
+		if (rc < 0)
+			return rc;
+	}
+}
+
+static void ipcx__write_pad(const struct ipcx__shm_map *m, uint64_t pos, uint64_t span)
+{
+	struct ipcx__shm_rec *rec = ipcx__shmq_rec(m, pos);
+	if (!rec)
+		return; /* too close to the end for a header: every peer skips it */
+	atomic_store_explicit(&rec->type, 0, memory_order_relaxed);
+	atomic_store_explicit(&rec->len, 0, memory_order_relaxed);
+	atomic_store_explicit(&rec->span, (uint32_t)span, memory_order_relaxed);
+	atomic_store_explicit(&rec->state, ipcx__st(pos, 0, IPCX__ST_PAD), memory_order_release);
+}
+
+/* The record of span bytes that ends the reservation [start, end); the pad before it is written. */
+static struct ipcx__shm_rec *ipcx__place(struct ipcx__shmq *q, uint64_t start, uint64_t end,
+					 uint64_t span)
+{
+	if (end - start > span)
+		ipcx__write_pad(q->map, start, end - start - span);
+	return ipcx__shmq_rec(q->map, end - span);
+}
+
+/* Publishes the record at end - span, written in full, and wakes receivers. */
+static void ipcx__publish(struct ipcx__shmq *q, struct ipcx__shm_rec *rec, uint64_t end,
+			  uint64_t span, size_t len, long type)
+{
+	atomic_store_explicit(&rec->type, type, memory_order_relaxed);
+	atomic_store_explicit(&rec->len, (uint32_t)len, memory_order_relaxed);
+	atomic_store_explicit(&rec->span, (uint32_t)span, memory_order_relaxed);
+	atomic_store_explicit(&rec->state, ipcx__st(end - span, 0, IPCX__ST_COMMITTED),
+			      memory_order_release);
+	if (ipcx__one_to_one(q))
+		atomic_store_explicit(&q->hdr->tail, end, memory_order_release);
+	else
+		atomic_store_explicit(&q->me->res_end, 0, memory_order_release);
+	ipcx__count_sent(q, len);
+	ipcx__shmq_notify(q->hdr, IPCX__WAIT_RECV);
+}
+
+int ipcx__shmq_send(struct ipcx__shmq *q, const void *data, size_t len, long type,
+		    struct ipcx__deadline d)
+{
+	if (q->loan_send)
+		return ipcx__fail(-EBUSY, "commit the loaned message before sending another");
+	uint64_t span = ipcx__shm_span(len), start, end;
+	int rc = ipcx__reserve(q, span, d, &start, &end);
+	if (rc < 0)
+		return rc;
+	struct ipcx__shm_rec *rec = ipcx__place(q, start, end, span);
+	memcpy(ipcx__payload(rec), data, len);
+	ipcx__publish(q, rec, end, span, len, type);
+	return 0;
+}
+
+int ipcx__shmq_loan(struct ipcx__shmq *q, size_t len, void **out, struct ipcx__deadline d)
+{
+	if (q->loan_send)
+		return ipcx__fail(-EBUSY, "a loaned message is already waiting for its commit");
+	uint64_t span = ipcx__shm_span(len), start, end;
+	int rc = ipcx__reserve(q, span, d, &start, &end);
+	if (rc < 0)
+		return rc;
+	*out = ipcx__payload(ipcx__place(q, start, end, span));
+	q->loan_send = end - span + 1;
+	q->loan_send_end = end;
+	return 0;
+}
+
+int ipcx__shmq_commit(struct ipcx__shmq *q, size_t len, long type)
+{
+	if (!q->loan_send)
+		return ipcx__fail(-EINVAL, "commit without a loaned message");
+	uint64_t pos = q->loan_send - 1, span = q->loan_send_end - pos;
+	if (len > span - IPCX__SHM_REC_HDR)
+		return ipcx__fail(-EMSGSIZE, "commit of %zu bytes into a loan of %llu", len,
+				  (unsigned long long)(span - IPCX__SHM_REC_HDR));
+	q->loan_send = 0;
+	ipcx__publish(q, ipcx__shmq_rec(q->map, pos), q->loan_send_end, span, len, type);
+	return 0;
+}
+
+/* ---- receiving ------------------------------------------------------- */
+
+/* The oldest position that may hold a message: head, or rel when a typed receive moved rel past it. */
+static uint64_t ipcx__head(struct ipcx__shmq *q, uint64_t *seen)
+{
+	*seen = atomic_load_explicit(&q->hdr->head, memory_order_acquire);
+	uint64_t r = atomic_load_explicit(&q->hdr->rel, memory_order_acquire);
+	return r > *seen ? r : *seen;
+}
+
+/* Moves the head hint from seen to to; losing the race to another receiver is fine. */
+static void ipcx__head_to(struct ipcx__shmq *q, uint64_t seen, uint64_t to)
+{
+	if (ipcx__one_to_one(q))
+		atomic_store_explicit(&q->hdr->head, to, memory_order_release);
+	else
+		atomic_compare_exchange_strong(&q->hdr->head, &seen, to);
+}
+
+/*
+ * Claims the committed record at pos whose state is st for us, slot claim
+ * ci, after checking its header. 1 when claimed (c filled), 0 when another
+ * receiver took it first or it changed, -EMSGSIZE when it is larger than
+ * size, -EPROTO.
+ */
+static int ipcx__claim_at(struct ipcx__shmq *q, struct ipcx__shm_rec *rec, uint64_t pos,
+			  uint64_t st, size_t size, unsigned ci, struct ipcx__claim *c)
+{
+	/* Acquire loads: the re-check of the state below cannot move before them. */
+	uint32_t len = atomic_load_explicit(&rec->len, memory_order_acquire);
+	int64_t type = atomic_load_explicit(&rec->type, memory_order_acquire);
+	uint32_t span = atomic_load_explicit(&rec->span, memory_order_acquire);
+	bool ok = len <= q->map->max_msg && ipcx__shm_span(len) <= span && type >= 1 &&
+		  type <= LONG_MAX && ipcx__span_ok(q->map, pos, span);
+	if (!ok || len > size) {
+		/* Only a record still committed at pos makes what we read meaningful. */
+		if (atomic_load_explicit(&rec->state, memory_order_relaxed) != st)
+			return 0;
+		if (!ok)
+			return ipcx__corrupt(q, pos, "bad message header");
+		return ipcx__fail(-EMSGSIZE, "message of %u bytes does not fit a buffer of %zu",
+				  len, size);
+	}
+	atomic_store_explicit(&q->me->claim[ci], pos + 1, memory_order_relaxed);
+	if (!atomic_compare_exchange_strong(&rec->state, &st,
+					    ipcx__st(pos, q->slot, IPCX__ST_CLAIMED)))
+		return 0;
+	c->pos = pos;
+	c->len = len;
+	c->span = span;
+	c->type = (long)type;
+	return 1;
+}
+
+/*
+ * One attempt at the oldest message. 1 with c filled, -EAGAIN when there is
+ * none (with *stuck set when an unfinished record blocks the head), or an
+ * error.
+ */
+static int ipcx__claim_head(struct ipcx__shmq *q, size_t size, unsigned ci,
+			    struct ipcx__claim *c, uint64_t *stuck)
+{
+	const struct ipcx__shm_map *m = q->map;
+	for (uint64_t n = 0; n <= m->ring_size / 8; n++) {
+		uint64_t seen, h = ipcx__head(q, &seen);
+		if (h >= q->tail_cache) {
+			q->tail_cache = atomic_load_explicit(&q->hdr->tail, memory_order_acquire);
+			if (h >= q->tail_cache)
+				return -EAGAIN;
+		}
+		struct ipcx__shm_rec *rec = ipcx__shmq_rec(m, h);
+		if (!rec) {
+			ipcx__head_to(q, seen, h + ipcx__room(m, h));
+			continue;
+		}
+		uint64_t st = atomic_load_explicit(&rec->state, memory_order_acquire);
+		if (!ipcx__st_is_at(st, h)) {
+			*stuck = h; /* reserved, not yet committed */
+			return -EAGAIN;
+		}
+		if (ipcx__st_stage(st) == IPCX__ST_COMMITTED) {
+			int rc = ipcx__claim_at(q, rec, h, st, size, ci, c);
+			if (rc == 0)
+				continue;
+			if (rc > 0)
+				ipcx__head_to(q, seen, h + c->span);
+			return rc;
+		}
+		uint32_t span = atomic_load_explicit(&rec->span, memory_order_relaxed);
+		if (!ipcx__span_ok(m, h, span) || !ipcx__stage_ok(st)) {
+			if (atomic_load_explicit(&rec->state, memory_order_acquire) == st)
+				return ipcx__corrupt(q, h, "bad record");
+			continue;
+		}
+		ipcx__head_to(q, seen, h + span);
+	}
+	return ipcx__corrupt(q, 0, "endless chain of records");
+}
+
+/* Does a message of type match selector < 0 better than the best so far? */
+static bool ipcx__better(long selector, long type, long best)
+{
+	unsigned long limit = (unsigned long)(-(selector + 1)) + 1;
+	return (unsigned long)type <= limit && (best == 0 || type < best);
+}
+
+struct ipcx__scan {
+	uint64_t pos, st;
+	long type;
+};
+
+/*
+ * Walks the records from the head to the tail (or to the first unfinished
+ * one, reported in *stuck) looking for the message selector picks. 1 with
+ * *found filled, 0 when none, -EAGAIN when the walk must restart because
+ * records were recycled under it, -EPROTO.
+ */
+static int ipcx__scan_typed(struct ipcx__shmq *q, long selector, struct ipcx__scan *found,
+			    uint64_t *stuck)
+{
+	const struct ipcx__shm_map *m = q->map;
+	uint64_t seen, p = ipcx__head(q, &seen);
+	uint64_t t = atomic_load_explicit(&q->hdr->tail, memory_order_acquire);
+	found->type = 0;
+	for (uint64_t n = 0; p < t; n++) {
+		if (n > m->ring_size / 8)
+			return ipcx__corrupt(q, p, "endless chain of records");
+		struct ipcx__shm_rec *rec = ipcx__shmq_rec(m, p);
+		if (!rec) {
+			p += ipcx__room(m, p);
+			continue;
+		}
+		uint64_t st = atomic_load_explicit(&rec->state, memory_order_acquire);
+		if (!ipcx__st_is_at(st, p)) {
+			*stuck = p;
+			break;
+		}
+		uint32_t span = atomic_load_explicit(&rec->span, memory_order_acquire);
+		long type = (long)atomic_load_explicit(&rec->type, memory_order_acquire);
+		if (atomic_load_explicit(&q->hdr->rel, memory_order_relaxed) > p)
+			return -EAGAIN; /* what we read may be a newer record's */
+		if (!ipcx__span_ok(m, p, span) || !ipcx__stage_ok(st))
+			return ipcx__corrupt(q, p, "bad record");
+		if (ipcx__st_stage(st) == IPCX__ST_COMMITTED) {
+			bool take = selector > 0 ? type == selector
+						 : ipcx__better(selector, type, found->type);
+			if (take) {
+				*found = (struct ipcx__scan){.pos = p, .st = st, .type = type};
+				if (selector > 0 || type == 1)
+					break;
+			}
+		}
+		p += span;
+	}
+	return found->type != 0;
+}
+
+static int ipcx__claim_typed(struct ipcx__shmq *q, size_t size, long selector, unsigned ci,
+			     struct ipcx__claim *c, uint64_t *stuck)
+{
+	for (;;) {
+		struct ipcx__scan f = {0};
+		*stuck = IPCX__NONE;
+		int rc = ipcx__scan_typed(q, selector, &f, stuck);
+		if (rc == 0)
+			return -EAGAIN;
+		if (rc == -EAGAIN)
+			continue; /* others made progress; walk again */
+		if (rc < 0)
+			return rc;
+		rc = ipcx__claim_at(q, ipcx__shmq_rec(q->map, f.pos), f.pos, f.st, size, ci, c);
+		if (rc != 0)
+			return rc;
+	}
+}
+
+static int ipcx__claim(struct ipcx__shmq *q, size_t size, long selector, unsigned ci,
+		       struct ipcx__claim *c, struct ipcx__deadline d)
+{
+	struct ipcx__waiter w = {.which = IPCX__WAIT_RECV, .stuck_last = IPCX__NONE, .d = d};
+	for (;;) {
+		uint64_t stuck = IPCX__NONE;
+		int rc = selector == 0 ? ipcx__claim_head(q, size, ci, c, &stuck)
+				       : ipcx__claim_typed(q, size, selector, ci, c, &stuck);
+		if (rc != -EAGAIN)
+			return rc;
+		if (d.timeout_ms == 0) {
+			ipcx__note_stuck(q, stuck, &w.stuck_last, &w.stuck_count);
+			return -ENOMSG;
+		}
+		if (!ipcx__wait_step(q, &w, stuck))
+			continue;
+		uint32_t seq = ipcx__shmq_wait_prepare(q, w.which);
+		stuck = IPCX__NONE;
+		rc = selector == 0 ? ipcx__claim_head(q, size, ci, c, &stuck)
+				   : ipcx__claim_typed(q, size, selector, ci, c, &stuck);
+		if (rc != -EAGAIN) {
+			ipcx__shmq_wait_cancel(q, w.which);
+			return rc;
+		}
+		rc = ipcx__sleep(q, &w, seq, stuck != IPCX__NONE);
+		if (rc < 0)
+			return rc;
+	}
+}
+
+ssize_t ipcx__shmq_recv(struct ipcx__shmq *q, void *buf, size_t size, long selector,
+			long *type, struct ipcx__deadline d)
+{
+	struct ipcx__claim c;
+	int rc = ipcx__claim(q, size, selector, 0, &c, d);
+	if (rc < 0)
+		return rc;
+	memcpy(buf, ipcx__payload(ipcx__shmq_rec(q->map, c.pos)), c.len);
+	*type = c.type;
+	ipcx__count_recv(q, c.len);
+	rc = ipcx__release_rec(q, c.pos, 0);
+	return rc < 0 ? rc : (ssize_t)c.len;
+}
+
+ssize_t ipcx__shmq_recv_loan(struct ipcx__shmq *q, const void **out, long selector,
+			     long *type, struct ipcx__deadline d)
+{
+	if (q->loan_recv)
+		return ipcx__fail(-EBUSY, "release the loaned message before taking another");
+	struct ipcx__claim c;
+	int rc = ipcx__claim(q, SIZE_MAX, selector, 1, &c, d);
+	if (rc < 0)
+		return rc;
+	*out = ipcx__payload(ipcx__shmq_rec(q->map, c.pos));
+	*type = c.type;
+	q->loan_recv = c.pos + 1;
+	ipcx__count_recv(q, c.len);
+	return (ssize_t)c.len;
+}
+
+int ipcx__shmq_release(struct ipcx__shmq *q)
+{
+	if (!q->loan_recv)
+		return ipcx__fail(-EINVAL, "release without a loaned message");
+	uint64_t pos = q->loan_recv - 1;
+	q->loan_recv = 0;
+	return ipcx__release_rec(q, pos, 1);
+}

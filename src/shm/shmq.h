@@ -1,0 +1,169 @@
+/*
+ * shmq.h - the shared-memory queue engine behind shm:// (internal).
+ *
+ * A map is one process's validated view of a segment (segment.c). A queue
+ * handle (struct ipcx__shmq) is one peer on a map: it owns a peer slot and
+ * the local caches of the shared indexes. Several handles may share a map
+ * (threads of one process); one handle is used by one thread at a time.
+ */
+#ifndef IPCX_SHMQ_H
+#define IPCX_SHMQ_H
+
+#include "ipcx_impl.h"
+#include "layout.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* What to create a segment with; zero fields take the defaults. */
+struct ipcx__shm_params {
+	uint64_t cap;     /* bytes of records; 0 = IPCX__SHM_DEFAULT_CAP */
+	uint64_t max_msg; /* 0 = cap / 4 */
+	unsigned pattern; /* enum ipcx__shm_pattern; 0 = IPCX__SHM_QUEUE */
+	unsigned mode;    /* permission bits */
+};
+
+/* A validated mapping. Every field is a private copy, not shared memory. */
+struct ipcx__shm_map {
+	unsigned char *base;
+	uint64_t seg_size;
+	struct ipcx__shm_hdr *hdr;
+	struct ipcx__shm_slot *slots;
+	unsigned char *ring;
+	uint64_t ring_size, mask, cap, max_msg;
+	unsigned max_peers;
+	unsigned pattern;
+	pid_t creator_pid;
+	int64_t created_ns;
+};
+
+/* One peer on a map. */
+struct ipcx__shmq {
+	const struct ipcx__shm_map *map;
+	struct ipcx__shm_hdr *hdr;
+	struct ipcx__shm_slot *me;
+	unsigned slot;
+	uint64_t owner; /* the value of me->owner while we hold it */
+	int role;       /* IPCX_SEND | IPCX_RECV */
+	uint64_t tail_cache; /* last tail seen by a receiver */
+	uint64_t rel_cache;  /* last release cursor seen by a sender */
+	uint64_t loan_send;  /* position + 1 of an uncommitted send loan, 0 = none */
+	uint64_t loan_send_end;
+	uint64_t loan_recv;  /* position + 1 of an unreleased receive loan */
+};
+
+/* ---- segment.c ------------------------------------------------------- */
+
+/*
+ * ipcx__shm_map_create creates the segment name (a bare name, no '/') with
+ * O_EXCL and maps it; -EEXIST when it exists. ipcx__shm_map_open maps an
+ * existing one and validates its header: -ENOENT when absent, -EPROTO for a
+ * segment that is not an ipcx queue of this layout, -EACCES for one owned
+ * by another user. Both leave an explanation in ipcx_errmsg().
+ */
+int ipcx__shm_map_create(struct ipcx__shm_map *m, const char *name,
+			 const struct ipcx__shm_params *p);
+int ipcx__shm_map_open(struct ipcx__shm_map *m, const char *name);
+/* ipcx__shm_map_close unmaps; the segment stays. */
+void ipcx__shm_map_close(struct ipcx__shm_map *m);
+/* ipcx__shm_unlink removes the segment name (-ENOENT when absent). */
+int ipcx__shm_unlink(const char *name);
+/* ipcx__shm_name_check accepts a queue name: 1..200 bytes, no '/', not "." or "..". */
+int ipcx__shm_name_check(const char *name);
+
+/* ---- peer.c ---------------------------------------------------------- */
+
+/*
+ * ipcx__shm_self_token identifies this process: pid and start time packed
+ * in one word, so a recycled pid never passes for the old process.
+ */
+uint64_t ipcx__shm_self_token(void);
+/* ipcx__shm_token_alive is true while the process behind token runs. */
+bool ipcx__shm_token_alive(uint64_t token);
+
+/*
+ * ipcx__shmq_attach takes a free peer slot on m for a peer with role
+ * (IPCX_SEND and/or IPCX_RECV), first reaping slots of dead processes.
+ * -EBUSY when all slots are held, or when a one-to-one queue already has a
+ * live peer in that role.
+ */
+int ipcx__shmq_attach(struct ipcx__shmq *q, const struct ipcx__shm_map *m, int role);
+/*
+ * ipcx__shmq_detach releases what q still holds (a receive loan is
+ * released, a send loan dropped), folds its counters into the header and
+ * frees the slot.
+ */
+void ipcx__shmq_detach(struct ipcx__shmq *q);
+/*
+ * ipcx__shmq_reap_dead finds the peer owning the intent at position pos
+ * (or, with pos UINT64_MAX, every slot) and reaps the dead: their pending
+ * reservations become pads, their claims are released, their slots freed.
+ * Returns how many slots it reaped.
+ */
+int ipcx__shmq_reap_dead(struct ipcx__shmq *q, uint64_t pos);
+/* ipcx__shmq_reap_slot reaps slot i if its owner is dead; 1 when reaped. */
+int ipcx__shmq_reap_slot(struct ipcx__shmq *q, unsigned i);
+
+/* ---- futex.c --------------------------------------------------------- */
+
+/*
+ * The wait protocol. A waiter calls ipcx__shmq_wait_prepare (which counts
+ * it as a waiter and returns the futex word's value), checks its condition
+ * once more, then either ipcx__shmq_wait_cancel or ipcx__shmq_wait_sleep.
+ * The side that makes the condition true calls ipcx__shmq_notify after
+ * publishing, which costs no system call when nobody waits.
+ */
+uint32_t ipcx__shmq_wait_prepare(struct ipcx__shmq *q, unsigned which);
+void ipcx__shmq_wait_cancel(struct ipcx__shmq *q, unsigned which);
+/* Sleeps until woken, until_ns (CLOCK_MONOTONIC, INT64_MAX = never) or a signal. */
+void ipcx__shmq_wait_sleep(struct ipcx__shmq *q, unsigned which, uint32_t seq,
+			   int64_t until_ns);
+void ipcx__shmq_notify(struct ipcx__shm_hdr *h, unsigned which);
+/* ipcx__cpu_relax tells the CPU we are spinning. */
+void ipcx__cpu_relax(void);
+
+/* ---- ring.c ---------------------------------------------------------- */
+
+/*
+ * ipcx__shmq_send copies one message in, waiting for room until the
+ * deadline. 0, or -EAGAIN / -ETIMEDOUT when no room came, -EPROTO when the
+ * segment is corrupt.
+ */
+int ipcx__shmq_send(struct ipcx__shmq *q, const void *data, size_t len, long type,
+		    struct ipcx__deadline d);
+/*
+ * ipcx__shmq_recv takes the message selector picks (System V rules) and
+ * copies it to buf: its length, -ENOMSG (timeout 0) or -ETIMEDOUT when none
+ * came, -EMSGSIZE when it is larger than size (it stays queued), -EPROTO.
+ */
+ssize_t ipcx__shmq_recv(struct ipcx__shmq *q, void *buf, size_t size, long selector,
+			long *type, struct ipcx__deadline d);
+
+/*
+ * ipcx__shmq_loan reserves room for a message of up to len bytes and
+ * returns a pointer to write it in place; ipcx__shmq_commit publishes the
+ * first len bytes with type. One loan at a time per handle.
+ */
+int ipcx__shmq_loan(struct ipcx__shmq *q, size_t len, void **out, struct ipcx__deadline d);
+int ipcx__shmq_commit(struct ipcx__shmq *q, size_t len, long type);
+/*
+ * ipcx__shmq_recv_loan claims the selected message and points *out at its
+ * payload in shared memory; ipcx__shmq_release gives it back. One receive
+ * loan at a time per handle.
+ */
+ssize_t ipcx__shmq_recv_loan(struct ipcx__shmq *q, const void **out, long selector,
+			     long *type, struct ipcx__deadline d);
+int ipcx__shmq_release(struct ipcx__shmq *q);
+
+/*
+ * Ring internals shared with peer.c. ipcx__shmq_rec returns the record
+ * header at pos, or NULL when fewer than a header's bytes remain before the
+ * end of the ring (a position every peer skips). ipcx__shmq_advance_rel
+ * moves the release cursor over released records and pads.
+ */
+struct ipcx__shm_rec *ipcx__shmq_rec(const struct ipcx__shm_map *m, uint64_t pos);
+int ipcx__shmq_advance_rel(struct ipcx__shmq *q);
+
+#endif /* IPCX_SHMQ_H */

@@ -1,0 +1,307 @@
+/*
+ * report.c - the results as a table for people (grouped by size, the best
+ * value of each column marked, each row also relative to the physical
+ * limit), and as JSON and CSV for programs.
+ */
+#include "bench.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+const char *bench_size_str(size_t size, char *buf, size_t n)
+{
+	if (size >= ((size_t)1 << 20) && size % ((size_t)1 << 20) == 0)
+		snprintf(buf, n, "%zu MiB", size >> 20);
+	else if (size >= 1024 && size % 1024 == 0)
+		snprintf(buf, n, "%zu KiB", size >> 10);
+	else
+		snprintf(buf, n, "%zu B", size);
+	return buf;
+}
+
+/* fmt_us prints nanoseconds as microseconds with three significant digits. */
+static const char *fmt_us(double ns, char *buf, size_t n)
+{
+	double us = ns / 1000;
+	if (ns <= 0)
+		snprintf(buf, n, "-");
+	else
+		snprintf(buf, n, us < 10 ? "%.2f" : us < 100 ? "%.1f" : "%.0f", us);
+	return buf;
+}
+
+/* fmt_si prints a rate with a k, M or G suffix. */
+static const char *fmt_si(double v, char *buf, size_t n)
+{
+	if (v <= 0)
+		snprintf(buf, n, "-");
+	else if (v >= 1e9)
+		snprintf(buf, n, "%.2fG", v / 1e9);
+	else if (v >= 1e6)
+		snprintf(buf, n, "%.2fM", v / 1e6);
+	else if (v >= 1e3)
+		snprintf(buf, n, "%.1fk", v / 1e3);
+	else
+		snprintf(buf, n, "%.0f", v);
+	return buf;
+}
+
+static const char *fmt_mb(double v, char *buf, size_t n)
+{
+	if (v <= 0)
+		snprintf(buf, n, "-");
+	else
+		snprintf(buf, n, v < 10 ? "%.2f" : v < 100 ? "%.1f" : "%.0f", v);
+	return buf;
+}
+
+static const char *fmt_ratio(double v, char *buf, size_t n)
+{
+	if (v <= 0 || !isfinite(v))
+		snprintf(buf, n, "-");
+	else
+		snprintf(buf, n, v < 10 ? "%.1f" : "%.0f", v);
+	return buf;
+}
+
+/* ---- the table ----------------------------------------------------------- */
+
+/* The columns of a row, as numbers; lower is better where lower is set. */
+enum col { C_P50, C_P99, C_P999, C_MAX, C_LATX, C_MSGS, C_MBS, C_BWX, NCOLS };
+static const bool col_lower[NCOLS] = {true, true, true, true, true, false, false, true};
+static const char *const col_head[NCOLS] = {"p50", "p99", "p99.9", "max", "xlim",
+					    "msg/s", "MB/s", "xlim"};
+
+static const struct bench_result *find(const struct bench_report *rep,
+				       const struct bench_mech *m, size_t size)
+{
+	for (size_t i = 0; i < rep->nresults; i++) {
+		const struct bench_result *r = &rep->results[i];
+		if (r->mech == m && r->size == size && r->status == BENCH_OK)
+			return r;
+	}
+	return NULL;
+}
+
+static void row_values(const struct bench_report *rep, const struct bench_result *r,
+		       double v[NCOLS])
+{
+	const struct bench_result *lat = find(rep, &bench_mech_cacheline, r->size);
+	const struct bench_result *bw = find(rep, &bench_mech_memcpy, r->size);
+	v[C_P50] = r->lat.p50;
+	v[C_P99] = r->lat.p99;
+	v[C_P999] = r->lat.p999;
+	v[C_MAX] = r->lat.max;
+	v[C_LATX] = lat && lat->lat.p50 > 0 && r->lat.samples ? r->lat.p50 / lat->lat.p50 : 0;
+	v[C_MSGS] = r->msgs_per_s;
+	v[C_MBS] = r->mb_per_s;
+	v[C_BWX] = bw && r->mb_per_s > 0 ? bw->mb_per_s / r->mb_per_s : 0;
+}
+
+/* best finds, per column, the best value among the contenders (not limits). */
+static void best_of_size(const struct bench_report *rep, size_t size, double best[NCOLS])
+{
+	for (int c = 0; c < NCOLS; c++)
+		best[c] = 0;
+	for (size_t i = 0; i < rep->nresults; i++) {
+		const struct bench_result *r = &rep->results[i];
+		double v[NCOLS];
+		if (r->size != size || r->status != BENCH_OK || strcmp(r->mech->group, "limit") == 0)
+			continue;
+		row_values(rep, r, v);
+		for (int c = 0; c < NCOLS; c++)
+			if (v[c] > 0 && (best[c] == 0 || (col_lower[c] ? v[c] < best[c] : v[c] > best[c])))
+				best[c] = v[c];
+	}
+}
+
+static const char *fmt_col(int c, double v, char *buf, size_t n)
+{
+	switch (c) {
+	case C_P50:
+	case C_P99:
+	case C_P999:
+	case C_MAX:
+		return fmt_us(v, buf, n);
+	case C_MSGS:
+		return fmt_si(v, buf, n);
+	case C_MBS:
+		return fmt_mb(v, buf, n);
+	default:
+		return fmt_ratio(v, buf, n);
+	}
+}
+
+static void print_row(FILE *f, const struct bench_report *rep, const struct bench_result *r,
+		      const double best[NCOLS])
+{
+	fprintf(f, "  %-18s", r->mech->name);
+	if (r->status != BENCH_OK) {
+		fprintf(f, " %s: %s\n", r->status == BENCH_SKIPPED ? "skipped" : "FAILED", r->why);
+		return;
+	}
+	double v[NCOLS];
+	row_values(rep, r, v);
+	for (int c = 0; c < NCOLS; c++) {
+		char num[32];
+		bool mark = v[c] > 0 && v[c] == best[c];
+		fprintf(f, "%s%8s%c", c == C_MSGS ? " |" : "", fmt_col(c, v[c], num, sizeof(num)),
+			mark ? '*' : ' ');
+	}
+	fputc('\n', f);
+}
+
+static void print_size(FILE *f, const struct bench_report *rep, size_t size)
+{
+	char sz[32];
+	double best[NCOLS];
+	best_of_size(rep, size, best);
+	fprintf(f, "\n%s messages%*s round trip, us%*s| one way\n",
+		bench_size_str(size, sz, sizeof(sz)), (int)(10 - strlen(sz)), "", 24, "");
+	fprintf(f, "  %-18s", "mechanism");
+	for (int c = 0; c < NCOLS; c++)
+		fprintf(f, "%s%8s ", c == C_MSGS ? " |" : "", col_head[c]);
+	fputc('\n', f);
+	for (size_t i = 0; i < rep->nresults; i++)
+		if (rep->results[i].size == size)
+			print_row(f, rep, &rep->results[i], best);
+}
+
+static void print_header(FILE *f, const struct bench_report *rep)
+{
+	const struct bench_sysinfo *si = rep->si;
+	const struct bench_plan *p = rep->plan;
+	fprintf(f, "ipcx bench (%s mode)\n", rep->quick ? "quick" : "full");
+	fprintf(f, "cpu:     %s, %d CPUs usable\n", si->cpu_model, si->ncpus);
+	fprintf(f, "pair:    initiator on CPU %d, responder on CPU %d (%s)\n", si->cpu[0], si->cpu[1],
+		si->cpu[0] == si->cpu[1] ? "the same CPU: only one is usable"
+		: si->smt_siblings	 ? "SMT siblings of one core"
+					 : "different cores, not SMT siblings");
+	fprintf(f, "kernel:  %s; clock_gettime costs %.0f ns\n", si->kernel, si->clock_ns);
+	fprintf(f, "limits:  kernel.msgmax=%ld msgmnb=%ld, fs.mqueue.msgsize_max=%ld msg_max=%ld, "
+		   "fs.pipe-max-size=%ld, net.core.wmem_max=%ld\n",
+		si->msgmax, si->msgmnb, si->mq_msgsize_max, si->mq_msg_max, si->pipe_max, si->wmem_max);
+	fprintf(f, "method:  latency = round trip (ping-pong), %.0f ms per cell after warm-up, "
+		   "percentiles over every sample;\n"
+		   "         one way = a stream, the receiver checks each sequence number and reads "
+		   "every byte, %.0f ms per cell;\n"
+		   "         every mechanism blocks in the kernel while waiting, except the "
+		   "cache-line limit which spins;\n"
+		   "         xlim = times the physical limit (cache-line spin round trip; "
+		   "single-core memcpy bandwidth); * = best\n",
+		(double)p->phase_ns / 1e6, (double)p->phase_ns / 1e6);
+}
+
+static void print_wakeup(FILE *f, const struct bench_report *rep)
+{
+	bool any = false;
+	char sz[32], a[32], b[32], c[32];
+	for (size_t i = 0; i < rep->nresults; i++) {
+		const struct bench_result *r = &rep->results[i];
+		if (r->status != BENCH_OK || r->wake.samples == 0)
+			continue;
+		if (!any)
+			fprintf(f, "\nwake-up: round trip of %s after the initiator idled %d ms (us)\n"
+				   "  %-18s %8s %8s %8s\n",
+				bench_size_str(r->size, sz, sizeof(sz)), rep->plan->idle_ms, "mechanism",
+				"p50", "max", "busy p50");
+		any = true;
+		fprintf(f, "  %-18s %8s %8s %8s\n", r->mech->name, fmt_us(r->wake.p50, a, sizeof(a)),
+			fmt_us(r->wake.max, b, sizeof(b)), fmt_us(r->lat.p50, c, sizeof(c)));
+	}
+}
+
+void bench_print_table(FILE *f, const struct bench_report *rep)
+{
+	print_header(f, rep);
+	for (size_t i = 0; i < rep->nresults; i++) {
+		size_t size = rep->results[i].size;
+		bool seen = false;
+		for (size_t j = 0; j < i && !seen; j++)
+			seen = rep->results[j].size == size;
+		if (!seen)
+			print_size(f, rep, size);
+	}
+	print_wakeup(f, rep);
+	fprintf(f, "\n%zu cells in %.1f s\n", rep->nresults, rep->seconds);
+}
+
+/* ---- JSON and CSV --------------------------------------------------------- */
+
+static void json_str(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; *s; s++) {
+		if (*s == '"' || *s == '\\')
+			fprintf(f, "\\%c", *s);
+		else if ((unsigned char)*s < 0x20)
+			fprintf(f, "\\u%04x", (unsigned char)*s);
+		else
+			fputc(*s, f);
+	}
+	fputc('"', f);
+}
+
+static const char *status_name(enum bench_status s)
+{
+	return s == BENCH_OK ? "ok" : s == BENCH_SKIPPED ? "skipped" : "failed";
+}
+
+static void json_lat(FILE *f, const char *key, const struct bench_lat *l)
+{
+	fprintf(f, ", \"%s\": {\"samples\": %ld, \"p50\": %.0f, \"p99\": %.0f, \"p999\": %.0f, "
+		   "\"max\": %.0f}",
+		key, l->samples, l->p50, l->p99, l->p999, l->max);
+}
+
+static void json_result(FILE *f, const struct bench_result *r)
+{
+	fprintf(f, "    {\"mechanism\": ");
+	json_str(f, r->mech->name);
+	fprintf(f, ", \"group\": \"%s\", \"size\": %zu, \"status\": \"%s\", \"reason\": ",
+		r->mech->group, r->size, status_name(r->status));
+	json_str(f, r->why);
+	json_lat(f, "latency_ns", &r->lat);
+	json_lat(f, "wakeup_ns", &r->wake);
+	fprintf(f, ", \"msgs_per_s\": %.0f, \"mb_per_s\": %.1f, \"verified\": %ld}", r->msgs_per_s,
+		r->mb_per_s, r->verified);
+}
+
+void bench_print_json(FILE *f, const struct bench_report *rep)
+{
+	const struct bench_sysinfo *si = rep->si;
+	fprintf(f, "{\n  \"mode\": \"%s\",\n  \"cpu_model\": ", rep->quick ? "quick" : "full");
+	json_str(f, si->cpu_model);
+	fprintf(f, ",\n  \"kernel\": ");
+	json_str(f, si->kernel);
+	fprintf(f, ",\n  \"cpus\": [%d, %d], \"smt_siblings\": %s, \"ncpus\": %d, \"clock_ns\": %.1f,\n",
+		si->cpu[0], si->cpu[1], si->smt_siblings ? "true" : "false", si->ncpus, si->clock_ns);
+	fprintf(f, "  \"phase_ms\": %.0f, \"idle_ms\": %d, \"seconds\": %.1f,\n  \"results\": [\n",
+		(double)rep->plan->phase_ns / 1e6, rep->plan->idle_ms, rep->seconds);
+	for (size_t i = 0; i < rep->nresults; i++) {
+		json_result(f, &rep->results[i]);
+		fprintf(f, "%s\n", i + 1 < rep->nresults ? "," : "");
+	}
+	fprintf(f, "  ]\n}\n");
+}
+
+void bench_print_csv(FILE *f, const struct bench_report *rep)
+{
+	fprintf(f, "mechanism,group,size,status,reason,lat_samples,lat_p50_ns,lat_p99_ns,"
+		   "lat_p999_ns,lat_max_ns,wake_samples,wake_p50_ns,wake_max_ns,msgs_per_s,"
+		   "mb_per_s,verified\n");
+	for (size_t i = 0; i < rep->nresults; i++) {
+		const struct bench_result *r = &rep->results[i];
+		char why[sizeof(r->why)];
+		snprintf(why, sizeof(why), "%s", r->why);
+		for (char *p = why; *p; p++)
+			if (*p == ',' || *p == '"')
+				*p = ';';
+		fprintf(f, "%s,%s,%zu,%s,%s,%ld,%.0f,%.0f,%.0f,%.0f,%ld,%.0f,%.0f,%.0f,%.1f,%ld\n",
+			r->mech->name, r->mech->group, r->size, status_name(r->status), why,
+			r->lat.samples, r->lat.p50, r->lat.p99, r->lat.p999, r->lat.max,
+			r->wake.samples, r->wake.p50, r->wake.max, r->msgs_per_s, r->mb_per_s,
+			r->verified);
+	}
+}

@@ -1,0 +1,231 @@
+/*
+ * shm.c - shm://NAME, ipcx's own shared-memory queue (src/shm/), and the
+ * default transport of a bare name.
+ *
+ * Options: cap (bytes of messages the queue holds, default 1MiB), maxmsg
+ * (default cap/4), mode (0600), pattern=queue (many senders and receivers,
+ * the default) or pattern=spsc (one sender and one receiver at a time, the
+ * fastest). They matter when the queue is created; opening an existing
+ * queue with options that disagree with it is -EINVAL.
+ */
+#include "ipcx_impl.h"
+#include "../shm/shmq.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define IPCX__SHM_BASE_CAPS                                                               \
+	(IPCX_CAP_TYPED | IPCX_CAP_ZERO_COPY | IPCX_CAP_SURVIVES_EXIT | IPCX_CAP_NAMED |  \
+	 IPCX_CAP_RELIABLE | IPCX_CAP_FLOW_CONTROL)
+#define IPCX__SHM_MANY (IPCX_CAP_MANY_SENDERS | IPCX_CAP_MANY_RECEIVERS)
+
+struct ipcx__shm_chan {
+	struct ipcx_chan base;
+	struct ipcx__shm_map map;
+	struct ipcx__shmq q;
+};
+
+static int ipcx__shm_params(const struct ipcx__url *u, struct ipcx__shm_params *p)
+{
+	memset(p, 0, sizeof(*p));
+	p->mode = ipcx__url_mode(u);
+	if (u->has_cap && u->cap == SIZE_MAX)
+		return ipcx__fail(-ENOTSUP, "shm:// has no cap=unbounded yet; give a size");
+	if (u->has_cap && u->cap == 0)
+		return ipcx__fail(-ENOTSUP, "shm:// has no cap=0 (rendezvous) yet; give a size");
+	p->cap = u->has_cap ? u->cap : 0;
+	if (u->has_maxmsg && u->maxmsg == 0)
+		return ipcx__fail(-EINVAL, "maxmsg=0 leaves no room for a message");
+	p->max_msg = u->has_maxmsg ? u->maxmsg : 0;
+	const char *pattern = ipcx__url_opt(u, "pattern");
+	if (!pattern || strcmp(pattern, "queue") == 0)
+		p->pattern = IPCX__SHM_QUEUE;
+	else if (strcmp(pattern, "spsc") == 0)
+		p->pattern = IPCX__SHM_SPSC;
+	else if (strcmp(pattern, "broadcast") == 0)
+		return ipcx__fail(-ENOTSUP, "shm:// has no pattern=broadcast yet");
+	else
+		return ipcx__fail(-EINVAL, "bad pattern '%s' (queue or spsc)", pattern);
+	return 0;
+}
+
+/* Options given when opening an existing queue must agree with it. */
+static int ipcx__shm_agree(const struct ipcx__url *u, const struct ipcx__shm_params *p,
+			   const struct ipcx__shm_map *m)
+{
+	if (u->has_cap && p->cap != m->cap)
+		return ipcx__fail(-EINVAL, "shm://%s exists with cap=%llu, not %llu", u->address,
+				  (unsigned long long)m->cap, (unsigned long long)p->cap);
+	if (u->has_maxmsg && p->max_msg != m->max_msg)
+		return ipcx__fail(-EINVAL, "shm://%s exists with maxmsg=%llu, not %llu", u->address,
+				  (unsigned long long)m->max_msg, (unsigned long long)p->max_msg);
+	if (ipcx__url_opt(u, "pattern") && p->pattern != m->pattern)
+		return ipcx__fail(-EINVAL, "shm://%s exists with another pattern", u->address);
+	return 0;
+}
+
+/* Maps the queue, creating it when flags ask and it is not there. */
+static int ipcx__shm_map(struct ipcx__shm_map *m, const struct ipcx__url *u, int flags,
+			 const struct ipcx__shm_params *p)
+{
+	/* Creation and removal by others can race with us: try a few times. */
+	for (int tries = 0; tries < 3; tries++) {
+		if (flags & IPCX_CREATE) {
+			int rc = ipcx__shm_map_create(m, u->address, p);
+			if (rc == 0) {
+				(void)ipcx__object_register_url(u);
+				return 0;
+			}
+			if (rc != -EEXIST || (flags & IPCX_EXCL))
+				return rc;
+		}
+		int rc = ipcx__shm_map_open(m, u->address);
+		if (rc != -ENOENT || !(flags & IPCX_CREATE))
+			return rc < 0 ? rc : ipcx__shm_agree(u, p, m);
+	}
+	return ipcx__fail(-EAGAIN, "shm://%s keeps being created and removed", u->address);
+}
+
+static int ipcx__shm_open(ipcx_chan **out, const struct ipcx__url *u, int flags,
+			  struct ipcx__deadline d)
+{
+	struct ipcx__shm_params p;
+	int rc = ipcx__shm_name_check(u->address);
+	if (rc == 0)
+		rc = ipcx__shm_params(u, &p);
+	if (rc < 0)
+		return rc;
+	struct ipcx__shm_chan *c = ipcx__chan_alloc(sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	rc = ipcx__shm_map(&c->map, u, flags, &p);
+	if (rc == 0)
+		rc = ipcx__shmq_attach(&c->q, &c->map, flags & (IPCX_SEND | IPCX_RECV));
+	if (rc < 0) {
+		ipcx__shm_map_close(&c->map);
+		free(c);
+		return rc;
+	}
+	c->base.caps.flags = IPCX__SHM_BASE_CAPS;
+	if (c->map.pattern == IPCX__SHM_QUEUE)
+		c->base.caps.flags |= IPCX__SHM_MANY;
+	c->base.caps.max_msg = c->map.max_msg;
+	c->base.caps.capacity = c->map.cap;
+	c->base.max_msg_limit = "the queue's maxmsg";
+	*out = &c->base;
+	return 0;
+}
+
+static int ipcx__shm_send(ipcx_chan *ch, const void *data, size_t len, long type,
+			  struct ipcx__deadline d)
+{
+	return ipcx__shmq_send(&((struct ipcx__shm_chan *)ch)->q, data, len, type, d);
+}
+
+static ssize_t ipcx__shm_recv(ipcx_chan *ch, void *buf, size_t size, long selector,
+			      long *type, struct ipcx__deadline d)
+{
+	return ipcx__shmq_recv(&((struct ipcx__shm_chan *)ch)->q, buf, size, selector, type, d);
+}
+
+static void ipcx__shm_close(ipcx_chan *ch)
+{
+	struct ipcx__shm_chan *c = (struct ipcx__shm_chan *)ch;
+	ipcx__shmq_detach(&c->q);
+	ipcx__shm_map_close(&c->map);
+	free(c);
+}
+
+static int ipcx__shm_unlink_url(const struct ipcx__url *u)
+{
+	int rc = ipcx__shm_name_check(u->address);
+	if (rc == 0)
+		rc = ipcx__shm_unlink(u->address);
+	if (rc == 0)
+		ipcx__object_forget_url(u);
+	return rc;
+}
+
+const struct ipcx__transport ipcx__shm_transport = {
+	.scheme = "shm",
+	.options = "cap maxmsg mode pattern",
+	.caps = {.flags = IPCX__SHM_BASE_CAPS | IPCX__SHM_MANY,
+		 .max_msg = (size_t)(IPCX__SHM_MAX_RING / 2 - IPCX__SHM_REC_HDR),
+		 .capacity = (size_t)IPCX__SHM_DEFAULT_CAP},
+	.open = ipcx__shm_open,
+	.send = ipcx__shm_send,
+	.recv = ipcx__shm_recv,
+	.close = ipcx__shm_close,
+	.unlink = ipcx__shm_unlink_url,
+};
+
+/* ---- the zero-copy calls of ipcx.h ----------------------------------- */
+
+/* The shm channel behind ch, or NULL (with the error in *rc) for another transport. */
+static struct ipcx__shmq *ipcx__shm_q(ipcx_chan *ch, int dir, int *rc)
+{
+	ipcx__clear_errmsg();
+	if (!ch) {
+		*rc = ipcx__fail(-EINVAL, "no channel");
+		return NULL;
+	}
+	if (ch->tp != &ipcx__shm_transport) {
+		*rc = ipcx__fail(-ENOTSUP, "%s has no zero-copy loans (shm:// has)", ch->url);
+		return NULL;
+	}
+	if (!(ch->flags & dir)) {
+		*rc = ipcx__fail(-EBADF, "%s was not opened for %s", ch->url,
+				 dir == IPCX_SEND ? "sending" : "receiving");
+		return NULL;
+	}
+	return &((struct ipcx__shm_chan *)ch)->q;
+}
+
+int ipcx_loan(ipcx_chan *ch, size_t len, void **buf, int timeout_ms)
+{
+	int rc;
+	struct ipcx__shmq *q = ipcx__shm_q(ch, IPCX_SEND, &rc);
+	if (!q)
+		return rc;
+	if (!buf)
+		return ipcx__fail(-EINVAL, "loan needs a place for the buffer");
+	if (len > ch->caps.max_msg)
+		return ipcx__fail(-EMSGSIZE, "loan of %zu bytes exceeds maxmsg %zu of %s", len,
+				  ch->caps.max_msg, ch->url);
+	return ipcx__shmq_loan(q, len, buf, ipcx__deadline_in(timeout_ms));
+}
+
+int ipcx_commit(ipcx_chan *ch, size_t len, long type)
+{
+	int rc;
+	struct ipcx__shmq *q = ipcx__shm_q(ch, IPCX_SEND, &rc);
+	if (!q)
+		return rc;
+	if (type < 1)
+		return ipcx__fail(-EINVAL, "message type %ld: types are >= 1", type);
+	return ipcx__shmq_commit(q, len, type);
+}
+
+ssize_t ipcx_recv_loan(ipcx_chan *ch, const void **buf, long selector, long *type,
+		       int timeout_ms)
+{
+	int rc;
+	struct ipcx__shmq *q = ipcx__shm_q(ch, IPCX_RECV, &rc);
+	if (!q)
+		return rc;
+	if (!buf)
+		return ipcx__fail(-EINVAL, "recv_loan needs a place for the buffer");
+	long ignored;
+	return ipcx__shmq_recv_loan(q, buf, selector, type ? type : &ignored,
+				    ipcx__deadline_in(timeout_ms));
+}
+
+int ipcx_release(ipcx_chan *ch)
+{
+	int rc;
+	struct ipcx__shmq *q = ipcx__shm_q(ch, IPCX_RECV, &rc);
+	if (!q)
+		return rc;
+	return ipcx__shmq_release(q);
+}

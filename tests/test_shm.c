@@ -1,0 +1,518 @@
+/*
+ * test_shm.c - the shm:// engine through the public API: two processes
+ * over one queue, timeouts, typed receive, sizes, options, loans, a
+ * corrupt or hostile segment, and peers that die holding work.
+ */
+#include "harness.h"
+
+#include <fcntl.h>
+#include <limits.h>
+#include <stdint.h>
+#include <sys/stat.h>
+
+/* A fresh queue URL ("shm://NAME?opts"), removed when the test ends. */
+static const char *new_queue(char *url, size_t size, const char *opts)
+{
+	char name[96];
+	test_unique(name, sizeof(name), "shmt");
+	snprintf(url, size, "shm://%s%s%s", name, opts && *opts ? "?" : "", opts ? opts : "");
+	char plain[160];
+	snprintf(plain, sizeof(plain), "shm://%s", name);
+	test_cleanup_url(plain);
+	return url;
+}
+
+static ipcx_chan *open_ok(const char *url, int flags)
+{
+	ipcx_chan *ch = NULL;
+	CHECK_RC(ipcx_open(&ch, url, flags, 1000), 0);
+	return ch;
+}
+
+/* Message i: length and bytes that say which message it is. */
+static size_t fill(unsigned char *buf, unsigned i, size_t max)
+{
+	size_t len = (i * 37u) % (max + 1);
+	for (size_t k = 0; k < len; k++)
+		buf[k] = (unsigned char)(i * 131u + k * 7u);
+	return len;
+}
+
+static int wait_child(pid_t pid)
+{
+	int status;
+	CHECK(waitpid(pid, &status, 0) == pid);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+/* A child process sends n messages; the parent receives and compares every byte. */
+static void two_process_stream(const char *opts, unsigned n, size_t max)
+{
+	char url[256];
+	new_queue(url, sizeof(url), opts);
+	ipcx_chan *rx = open_ok(url, IPCX_RECV | IPCX_CREATE);
+	pid_t pid = fork();
+	if (pid == 0) {
+		ipcx_chan *tx = open_ok(url, IPCX_SEND);
+		unsigned char buf[4096];
+		for (unsigned i = 0; i < n; i++) {
+			size_t len = fill(buf, i, max);
+			CHECK_RC(ipcx_send(tx, buf, len, 1 + i % 9, -1), 0);
+		}
+		ipcx_close(tx);
+		_exit(0);
+	}
+	unsigned char want[4096], got[4096];
+	for (unsigned i = 0; i < n; i++) {
+		long type = 0;
+		size_t len = fill(want, i, max);
+		CHECK_RC(ipcx_recv(rx, got, sizeof(got), 0, &type, 5000), len);
+		CHECK(type == 1 + (long)(i % 9));
+		CHECK(memcmp(want, got, len) == 0);
+	}
+	CHECK_RC(ipcx_recv(rx, got, sizeof(got), 0, NULL, 0), -ENOMSG);
+	CHECK(wait_child(pid) == 0);
+	ipcx_close(rx);
+}
+
+static void test_stream_queue(void)
+{
+	two_process_stream("cap=8KiB&maxmsg=1000", 20000, 1000);
+}
+
+static void test_stream_spsc(void)
+{
+	two_process_stream("cap=8KiB&maxmsg=1000&pattern=spsc", 20000, 1000);
+}
+
+static void test_stream_default(void)
+{
+	two_process_stream("", 5000, 4096);
+}
+
+static void test_bare_name(void)
+{
+	char name[96], url[128];
+	test_unique(name, sizeof(name), "shmbare");
+	snprintf(url, sizeof(url), "shm://%s", name);
+	test_cleanup_url(url);
+	ipcx_chan *ch = open_ok(name, IPCX_SEND | IPCX_RECV | IPCX_CREATE);
+	CHECK(strcmp(ipcx_url(ch), url) == 0);
+	CHECK_RC(ipcx_send(ch, "hello helios", 12, 123, 0), 0);
+	char buf[32];
+	long type;
+	CHECK_RC(ipcx_recv(ch, buf, sizeof(buf), 123, &type, 0), 12);
+	CHECK(type == 123 && memcmp(buf, "hello helios", 12) == 0);
+	struct ipcx_caps caps;
+	CHECK_RC(ipcx_caps_of(ch, &caps), 0);
+	CHECK(caps.flags & IPCX_CAP_TYPED);
+	CHECK(caps.flags & IPCX_CAP_MANY_RECEIVERS);
+	CHECK(caps.capacity == 1u << 20 && caps.max_msg == (1u << 20) / 4);
+	ipcx_close(ch);
+	CHECK_RC(ipcx_unlink(name), 0);
+	CHECK_RC(ipcx_unlink(name), -ENOENT);
+}
+
+static void test_timeouts(void)
+{
+	char url[256];
+	new_queue(url, sizeof(url), "cap=1KiB&maxmsg=100");
+	ipcx_chan *ch = open_ok(url, IPCX_SEND | IPCX_RECV | IPCX_CREATE);
+	char buf[100] = {0};
+	CHECK_RC(ipcx_recv(ch, buf, sizeof(buf), 0, NULL, 0), -ENOMSG);
+	CHECK_RC(ipcx_recv(ch, buf, sizeof(buf), 0, NULL, 30), -ETIMEDOUT);
+	CHECK_RC(ipcx_recv(ch, buf, sizeof(buf), 7, NULL, 30), -ETIMEDOUT);
+	int sent = 0;
+	while (ipcx_send(ch, buf, 100, 1, 0) == 0)
+		sent++;
+	CHECK(sent >= 1024 / 128 && sent <= 1024 / 128 + 1);
+	CHECK_RC(ipcx_send(ch, buf, 100, 1, 0), -EAGAIN);
+	CHECK_RC(ipcx_send(ch, buf, 100, 1, 30), -ETIMEDOUT);
+	CHECK_RC(ipcx_recv(ch, buf, sizeof(buf), 0, NULL, 0), 100);
+	CHECK_RC(ipcx_send(ch, buf, 100, 1, 0), 0);
+	ipcx_close(ch);
+}
+
+static void test_sizes(void)
+{
+	char url[256];
+	new_queue(url, sizeof(url), "cap=4KiB&maxmsg=1000");
+	ipcx_chan *ch = open_ok(url, IPCX_SEND | IPCX_RECV | IPCX_CREATE);
+	char big[1001] = {0}, small[10];
+	CHECK_RC(ipcx_send(ch, big, 1001, 1, 0), -EMSGSIZE);
+	CHECK_RC(ipcx_send(ch, "", 0, 2, 0), 0);
+	CHECK_RC(ipcx_send(ch, big, 1000, 3, 0), 0);
+	long type;
+	CHECK_RC(ipcx_recv(ch, small, sizeof(small), 0, &type, 0), 0);
+	CHECK(type == 2);
+	CHECK_RC(ipcx_recv(ch, small, sizeof(small), 0, &type, 0), -EMSGSIZE);
+	CHECK_RC(ipcx_recv(ch, small, sizeof(small), 3, &type, 0), -EMSGSIZE);
+	CHECK_RC(ipcx_recv(ch, big, sizeof(big), 0, &type, 0), 1000);
+	CHECK(type == 3);
+	ipcx_close(ch);
+}
+
+static void test_typed(void)
+{
+	char url[256];
+	new_queue(url, sizeof(url), "cap=4KiB&maxmsg=64");
+	ipcx_chan *ch = open_ok(url, IPCX_SEND | IPCX_RECV | IPCX_CREATE);
+	static const long types[] = {5, 3, 7, 3, 1, 9, 2};
+	for (unsigned i = 0; i < 7; i++)
+		CHECK_RC(ipcx_send(ch, &i, sizeof(i), types[i], 0), 0);
+	unsigned v;
+	long type;
+	/* > 0: the oldest of that type. */
+	CHECK_RC(ipcx_recv(ch, &v, sizeof(v), 3, &type, 0), sizeof(v));
+	CHECK(v == 1 && type == 3);
+	CHECK_RC(ipcx_recv(ch, &v, sizeof(v), 4, &type, 0), -ENOMSG);
+	/* < 0: the oldest of the lowest type <= |selector|. */
+	CHECK_RC(ipcx_recv(ch, &v, sizeof(v), -4, &type, 0), sizeof(v));
+	CHECK(v == 4 && type == 1);
+	CHECK_RC(ipcx_recv(ch, &v, sizeof(v), -4, &type, 0), sizeof(v));
+	CHECK(v == 6 && type == 2);
+	CHECK_RC(ipcx_recv(ch, &v, sizeof(v), -4, &type, 0), sizeof(v));
+	CHECK(v == 3 && type == 3);
+	CHECK_RC(ipcx_recv(ch, &v, sizeof(v), LONG_MIN, &type, 0), sizeof(v));
+	CHECK(v == 0 && type == 5);
+	/* 0: the oldest left, past the holes typed receives made. */
+	CHECK_RC(ipcx_recv(ch, &v, sizeof(v), 0, &type, 0), sizeof(v));
+	CHECK(v == 2 && type == 7);
+	CHECK_RC(ipcx_recv(ch, &v, sizeof(v), 0, &type, 0), sizeof(v));
+	CHECK(v == 5 && type == 9);
+	CHECK_RC(ipcx_recv(ch, &v, sizeof(v), 0, &type, 0), -ENOMSG);
+	/* The room taken out of order came back: the queue fills as much again. */
+	int sent = 0;
+	while (ipcx_send(ch, &v, sizeof(v), 4, 0) == 0)
+		sent++;
+	CHECK(sent == 4096 / 32);
+	ipcx_close(ch);
+}
+
+/* A typed receiver in another process waits for its type while others pass by. */
+static void test_typed_wait(void)
+{
+	char url[256];
+	new_queue(url, sizeof(url), "cap=4KiB&maxmsg=64");
+	ipcx_chan *ch = open_ok(url, IPCX_SEND | IPCX_RECV | IPCX_CREATE);
+	pid_t pid = fork();
+	if (pid == 0) {
+		ipcx_chan *rx = open_ok(url, IPCX_RECV);
+		unsigned v;
+		long type;
+		CHECK_RC(ipcx_recv(rx, &v, sizeof(v), 42, &type, 10000), sizeof(v));
+		CHECK(v == 99 && type == 42);
+		ipcx_close(rx);
+		_exit(0);
+	}
+	for (unsigned i = 0; i < 50; i++)
+		CHECK_RC(ipcx_send(ch, &i, sizeof(i), 1, -1), 0);
+	unsigned v = 99;
+	CHECK_RC(ipcx_send(ch, &v, sizeof(v), 42, -1), 0);
+	CHECK(wait_child(pid) == 0);
+	for (unsigned i = 0; i < 50; i++) {
+		CHECK_RC(ipcx_recv(ch, &v, sizeof(v), 0, NULL, 0), sizeof(v));
+		CHECK(v == i);
+	}
+	ipcx_close(ch);
+}
+
+static void test_options(void)
+{
+	char url[256], other[300];
+	ipcx_chan *ch = NULL;
+	new_queue(url, sizeof(url), "pattern=ring");
+	CHECK_RC(ipcx_open(&ch, url, IPCX_SEND | IPCX_CREATE, 0), -EINVAL);
+	new_queue(url, sizeof(url), "cap=1KiB&maxmsg=1000");
+	CHECK_RC(ipcx_open(&ch, url, IPCX_SEND | IPCX_CREATE, 0), -EINVAL);
+	new_queue(url, sizeof(url), "cap=0");
+	CHECK_RC(ipcx_open(&ch, url, IPCX_SEND | IPCX_CREATE, 0), -ENOTSUP);
+	new_queue(url, sizeof(url), "capp=1");
+	CHECK_RC(ipcx_open(&ch, url, IPCX_SEND | IPCX_CREATE, 0), -EINVAL);
+	CHECK(strstr(ipcx_errmsg(), "capp") != NULL);
+	CHECK_RC(ipcx_open(&ch, "shm://", IPCX_SEND | IPCX_CREATE, 0), -EINVAL);
+
+	new_queue(url, sizeof(url), "cap=64KiB&mode=0640");
+	ch = open_ok(url, IPCX_SEND | IPCX_CREATE | IPCX_EXCL);
+	ipcx_chan *again = NULL;
+	CHECK_RC(ipcx_open(&again, url, IPCX_SEND | IPCX_CREATE | IPCX_EXCL, 0), -EEXIST);
+	snprintf(other, sizeof(other), "%s", url);
+	*strchr(other, '?') = '\0';
+	strcat(other, "?cap=32KiB");
+	CHECK_RC(ipcx_open(&again, other, IPCX_SEND, 0), -EINVAL);
+	*strchr(other, '?') = '\0';
+	again = open_ok(other, IPCX_RECV);
+	struct ipcx_caps caps;
+	CHECK_RC(ipcx_caps_of(again, &caps), 0);
+	CHECK(caps.capacity == 64 * 1024);
+	char path[300];
+	snprintf(path, sizeof(path), "/dev/shm/ipcx.%s", other + strlen("shm://"));
+	struct stat st;
+	CHECK(stat(path, &st) == 0 && (st.st_mode & 0777) == 0640);
+	ipcx_close(again);
+	ipcx_close(ch);
+	char missing[256];
+	new_queue(missing, sizeof(missing), NULL);
+	CHECK_RC(ipcx_open(&ch, missing, IPCX_RECV, 0), -ENOENT);
+}
+
+static void test_spsc_one_each(void)
+{
+	char url[256];
+	new_queue(url, sizeof(url), "pattern=spsc");
+	ipcx_chan *tx = open_ok(url, IPCX_SEND | IPCX_CREATE), *other = NULL;
+	CHECK_RC(ipcx_open(&other, url, IPCX_SEND, 0), -EBUSY);
+	ipcx_chan *rx = open_ok(url, IPCX_RECV);
+	CHECK_RC(ipcx_open(&other, url, IPCX_RECV, 0), -EBUSY);
+	ipcx_close(tx);
+	/* A sender that dies is replaced. */
+	pid_t pid = fork();
+	if (pid == 0) {
+		open_ok(url, IPCX_SEND);
+		raise(SIGKILL);
+	}
+	CHECK(wait_child(pid) == 128 + SIGKILL);
+	tx = open_ok(url, IPCX_SEND);
+	CHECK_RC(ipcx_send(tx, "x", 1, 1, 0), 0);
+	char c;
+	CHECK_RC(ipcx_recv(rx, &c, 1, 0, NULL, 0), 1);
+	ipcx_close(tx);
+	ipcx_close(rx);
+}
+
+static void test_loans(void)
+{
+	char url[256];
+	new_queue(url, sizeof(url), "cap=64KiB&maxmsg=8KiB");
+	ipcx_chan *rx = open_ok(url, IPCX_RECV | IPCX_CREATE);
+	pid_t pid = fork();
+	if (pid == 0) {
+		ipcx_chan *tx = open_ok(url, IPCX_SEND);
+		for (unsigned i = 0; i < 2000; i++) {
+			void *buf;
+			CHECK_RC(ipcx_loan(tx, 8192, &buf, -1), 0);
+			CHECK_RC(ipcx_send(tx, "x", 1, 1, 0), -EBUSY);
+			size_t len = fill(buf, i, 4096);
+			CHECK_RC(ipcx_commit(tx, len, 1 + i % 3), 0);
+		}
+		ipcx_close(tx);
+		_exit(0);
+	}
+	unsigned char want[4096];
+	for (unsigned i = 0; i < 2000; i++) {
+		const void *buf;
+		long type;
+		size_t len = fill(want, i, 4096);
+		CHECK_RC(ipcx_recv_loan(rx, &buf, 0, &type, 5000), len);
+		CHECK(type == 1 + (long)(i % 3) && memcmp(buf, want, len) == 0);
+		CHECK_RC(ipcx_recv_loan(rx, &buf, 0, &type, 0), -EBUSY);
+		CHECK_RC(ipcx_release(rx), 0);
+	}
+	CHECK_RC(ipcx_release(rx), -EINVAL);
+	CHECK(wait_child(pid) == 0);
+	ipcx_close(rx);
+
+	ipcx_chan *ends[2];
+	CHECK_RC(ipcx_pair("pipe://", ends), 0);
+	void *buf;
+	CHECK_RC(ipcx_loan(ends[1], 10, &buf, 0), -ENOTSUP);
+	ipcx_close(ends[0]);
+	ipcx_close(ends[1]);
+}
+
+static void on_usr1(int sig)
+{
+	(void)sig;
+}
+
+/* A receiver asleep on the futex is woken by a send, and signals do not end its wait. */
+static void test_wakeup_and_signals(void)
+{
+	char url[256];
+	new_queue(url, sizeof(url), "cap=4KiB&maxmsg=64");
+	ipcx_chan *tx = open_ok(url, IPCX_SEND | IPCX_CREATE);
+	int ready[2];
+	CHECK(pipe(ready) == 0);
+	pid_t pid = fork();
+	if (pid == 0) {
+		struct sigaction sa = {.sa_handler = on_usr1};
+		sigaction(SIGUSR1, &sa, NULL); /* no SA_RESTART */
+		ipcx_chan *rx = open_ok(url, IPCX_RECV);
+		CHECK(write(ready[1], "r", 1) == 1);
+		char buf[64];
+		long type;
+		CHECK_RC(ipcx_recv(rx, buf, sizeof(buf), 0, &type, -1), 5);
+		CHECK(memcmp(buf, "wake!", 5) == 0 && type == 77);
+		ipcx_close(rx);
+		_exit(0);
+	}
+	char c;
+	CHECK(read(ready[0], &c, 1) == 1);
+	for (int i = 0; i < 5; i++) {
+		nanosleep(&(struct timespec){.tv_nsec = 20 * 1000 * 1000}, NULL);
+		kill(pid, SIGUSR1);
+	}
+	CHECK_RC(ipcx_send(tx, "wake!", 5, 77, 0), 0);
+	CHECK(wait_child(pid) == 0);
+	ipcx_close(tx);
+}
+
+/* Writes len bytes at off of the segment file of url. */
+static void poke(const char *url, off_t off, const void *bytes, size_t len)
+{
+	char path[300];
+	const char *name = strstr(url, "://") + 3;
+	snprintf(path, sizeof(path), "/dev/shm/ipcx.%.*s", (int)strcspn(name, "?"), name);
+	int fd = open(path, O_RDWR);
+	CHECK(fd >= 0);
+	CHECK(pwrite(fd, bytes, len, off) == (ssize_t)len);
+	close(fd);
+}
+
+static void test_corrupt_header(void)
+{
+	char url[256];
+	new_queue(url, sizeof(url), "cap=4KiB");
+	ipcx_chan *ch = open_ok(url, IPCX_SEND | IPCX_CREATE), *other = NULL;
+	ipcx_close(ch);
+	uint32_t v = 99;
+	poke(url, 8, &v, sizeof(v)); /* layout version */
+	CHECK_RC(ipcx_open(&other, url, IPCX_RECV, 0), -EPROTO);
+	CHECK(strstr(ipcx_errmsg(), "version") != NULL);
+	v = 1;
+	poke(url, 8, &v, sizeof(v));
+	uint64_t ring = 1ull << 40; /* ring size past the end of the file */
+	poke(url, 48, &ring, sizeof(ring));
+	CHECK_RC(ipcx_open(&other, url, IPCX_RECV, 0), -EPROTO);
+	uint64_t magic = 0x1234;
+	poke(url, 0, &magic, sizeof(magic));
+	CHECK_RC(ipcx_open(&other, url, IPCX_RECV, 0), -EPROTO);
+	CHECK(strstr(ipcx_errmsg(), "magic") != NULL);
+}
+
+/* The ring's offset in the segment: read from the header like any opener. */
+static off_t ring_offset(const char *url)
+{
+	char path[300];
+	const char *name = strstr(url, "://") + 3;
+	snprintf(path, sizeof(path), "/dev/shm/ipcx.%.*s", (int)strcspn(name, "?"), name);
+	int fd = open(path, O_RDONLY);
+	uint64_t off = 0;
+	CHECK(fd >= 0 && pread(fd, &off, sizeof(off), 40) == sizeof(off));
+	close(fd);
+	return (off_t)off;
+}
+
+static void test_corrupt_records(void)
+{
+	char url[256];
+	new_queue(url, sizeof(url), "cap=4KiB&maxmsg=64");
+	ipcx_chan *ch = open_ok(url, IPCX_SEND | IPCX_RECV | IPCX_CREATE);
+	off_t ring = ring_offset(url);
+	char buf[64];
+	/* A length beyond maxmsg. */
+	CHECK_RC(ipcx_send(ch, "abc", 3, 1, 0), 0);
+	uint32_t len = 1u << 30;
+	poke(url, ring + 16, &len, sizeof(len));
+	CHECK_RC(ipcx_recv(ch, buf, sizeof(buf), 0, NULL, 0), -EPROTO);
+	CHECK_RC(ipcx_recv(ch, buf, sizeof(buf), -5, NULL, 0), -EPROTO);
+	/* A span running off the end of the ring. */
+	len = 3;
+	poke(url, ring + 16, &len, sizeof(len));
+	uint32_t span = 1u << 20;
+	poke(url, ring + 20, &span, sizeof(span));
+	CHECK_RC(ipcx_recv(ch, buf, sizeof(buf), 0, NULL, 0), -EPROTO);
+	span = 32;
+	poke(url, ring + 20, &span, sizeof(span));
+	CHECK_RC(ipcx_recv(ch, buf, sizeof(buf), 0, NULL, 0), 3);
+	/* A hostile tail far ahead: errors or nothing, never a stray access. */
+	uint64_t tail = 1ull << 62;
+	poke(url, 128, &tail, sizeof(tail));
+	ssize_t r = ipcx_recv(ch, buf, sizeof(buf), 0, NULL, 0);
+	CHECK(r == -EPROTO || r == -ENOMSG);
+	r = ipcx_send(ch, "abc", 3, 1, 0);
+	CHECK(r == -EPROTO || r == -EAGAIN || r == 0);
+	ipcx_close(ch);
+}
+
+/* A sender killed between loan and commit never wedges the queue. */
+static void test_dead_sender_mid_message(void)
+{
+	char url[256];
+	new_queue(url, sizeof(url), "cap=4KiB&maxmsg=200");
+	ipcx_chan *rx = open_ok(url, IPCX_RECV | IPCX_CREATE);
+	pid_t pid = fork();
+	if (pid == 0) {
+		ipcx_chan *tx = open_ok(url, IPCX_SEND);
+		void *buf;
+		CHECK_RC(ipcx_loan(tx, 100, &buf, 0), 0);
+		memset(buf, 0xee, 50);
+		raise(SIGKILL);
+	}
+	CHECK(wait_child(pid) == 128 + SIGKILL);
+	ipcx_chan *tx = open_ok(url, IPCX_SEND);
+	/* Enough to wrap the ring many times over the dead reservation. */
+	for (unsigned i = 0; i < 500; i++) {
+		CHECK_RC(ipcx_send(tx, &i, sizeof(i), 1, 2000), 0);
+		unsigned v;
+		CHECK_RC(ipcx_recv(rx, &v, sizeof(v), 0, NULL, 2000), sizeof(v));
+		CHECK(v == i);
+	}
+	ipcx_close(tx);
+	ipcx_close(rx);
+}
+
+/* A receiver killed holding a loan gives its room back; the rest is delivered once. */
+static void test_dead_receiver_with_loan(void)
+{
+	char url[256];
+	new_queue(url, sizeof(url), "cap=1KiB&maxmsg=100");
+	ipcx_chan *tx = open_ok(url, IPCX_SEND | IPCX_CREATE);
+	unsigned sent = 0;
+	while (ipcx_send(tx, &sent, sizeof(sent), 1, 0) == 0)
+		sent++;
+	pid_t pid = fork();
+	if (pid == 0) {
+		ipcx_chan *rx = open_ok(url, IPCX_RECV);
+		const void *buf;
+		CHECK_RC(ipcx_recv_loan(rx, &buf, 0, NULL, 0), sizeof(unsigned));
+		raise(SIGKILL);
+	}
+	CHECK(wait_child(pid) == 128 + SIGKILL);
+	ipcx_chan *rx = open_ok(url, IPCX_RECV);
+	unsigned v;
+	for (unsigned i = 1; i < sent; i++) {
+		CHECK_RC(ipcx_recv(rx, &v, sizeof(v), 0, NULL, 0), sizeof(v));
+		CHECK(v == i);
+	}
+	CHECK_RC(ipcx_recv(rx, &v, sizeof(v), 0, NULL, 0), -ENOMSG);
+	/* The dead receiver's message was dropped, its room is free again. */
+	for (unsigned i = 0; i < sent; i++)
+		CHECK_RC(ipcx_send(tx, &i, sizeof(i), 1, 1000), 0);
+	ipcx_close(rx);
+	ipcx_close(tx);
+}
+
+static const struct test_case tests[] = {
+	{"stream_queue", test_stream_queue},
+	{"stream_spsc", test_stream_spsc},
+	{"stream_default", test_stream_default},
+	{"bare_name", test_bare_name},
+	{"timeouts", test_timeouts},
+	{"sizes", test_sizes},
+	{"typed", test_typed},
+	{"typed_wait", test_typed_wait},
+	{"options", test_options},
+	{"spsc_one_each", test_spsc_one_each},
+	{"loans", test_loans},
+	{"wakeup_and_signals", test_wakeup_and_signals},
+	{"corrupt_header", test_corrupt_header},
+	{"corrupt_records", test_corrupt_records},
+	{"dead_sender_mid_message", test_dead_sender_mid_message},
+	{"dead_receiver_with_loan", test_dead_receiver_with_loan},
+};
+
+int main(int argc, char **argv)
+{
+	return test_main(argc, argv, tests, sizeof(tests) / sizeof(tests[0]));
+}
