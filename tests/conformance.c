@@ -26,12 +26,17 @@
  *
  * Which capability gates which test:
  *
- *   every fixture     ordering, pollable (ENOTSUP unless POLLABLE), oversize,
- *                     timeouts, eintr_recv, peer_exit, peer_exit_after_send,
- *                     bad_args, typed (selector != 0 is ENOTSUP unless TYPED)
- *   records kept      boundaries, empty, maxsize, small_buffer, checksums:
- *                     every fixture except ?frame=raw
+ *   every fixture     pollable (ENOTSUP unless POLLABLE), oversize, timeouts,
+ *                     eintr_recv, peer_exit, bad_args, typed (selector != 0
+ *                     is ENOTSUP unless TYPED)
+ *   records kept      ordering, boundaries, empty, maxsize, small_buffer,
+ *                     peer_exit_after_send, checksums: every fixture except
+ *                     ?frame=raw
  *   TYPED             typed checks msgrcv's 0 / > 0 / < 0 selection
+ *   PRIORITY          priority (a higher type overtakes, equal types keep
+ *                     their order); elsewhere every test sends type 1, since
+ *                     types would reorder what ordering tests expect
+ *   UNTYPED           every test sends type 1
  *   FLOW_CONTROL      flow (fill with timeout 0 until EAGAIN, drain exactly
  *                     what was accepted), eintr_send
  *   MANY_SENDERS      many_senders (three children, frames never mix)
@@ -954,7 +959,7 @@ static size_t stamp_limit(const struct link *l)
 	skip_unless_records();
 	if (l->caps.max_msg < STAMP_LEN)
 		SKIP("max_msg %zu is below a %d-byte stamp", l->caps.max_msg, STAMP_LEN);
-	return min_size(l->caps.max_msg, 3000);
+	return min_size(l->caps.max_msg, 1500);
 }
 
 /* 20000 messages of varying sizes, each verified by its own checksum, in order. */

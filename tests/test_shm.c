@@ -7,7 +7,11 @@
 
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
+#include <stdbool.h>
 #include <stdint.h>
+#include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 
 /* A fresh queue URL ("shm://NAME?opts"), removed when the test ends. */
@@ -245,7 +249,7 @@ static void test_options(void)
 	struct ipcx_caps caps;
 	CHECK_RC(ipcx_caps_of(again, &caps), 0);
 	CHECK(caps.capacity == 64 * 1024);
-	char path[300];
+	char path[320];
 	snprintf(path, sizeof(path), "/dev/shm/ipcx.%s", other + strlen("shm://"));
 	struct stat st;
 	CHECK(stat(path, &st) == 0 && (st.st_mode & 0777) == 0640);
@@ -493,7 +497,145 @@ static void test_dead_receiver_with_loan(void)
 	ipcx_close(tx);
 }
 
+/* A child closing the channel it inherited leaves the parent's peer slot alone. */
+static void test_fork_inherited_close(void)
+{
+	char url[256];
+	new_queue(url, sizeof(url), "cap=4KiB&maxmsg=64");
+	ipcx_chan *rx = open_ok(url, IPCX_RECV | IPCX_CREATE);
+	pid_t pid = fork();
+	if (pid == 0) {
+		ipcx_close(rx);
+		ipcx_chan *tx = open_ok(url, IPCX_SEND);
+		for (unsigned i = 0; i < 300; i++)
+			CHECK_RC(ipcx_send(tx, &i, sizeof(i), 1, 5000), 0);
+		ipcx_close(tx);
+		_exit(0);
+	}
+	for (unsigned i = 0; i < 300; i++) {
+		unsigned v;
+		CHECK_RC(ipcx_recv(rx, &v, sizeof(v), 0, NULL, 5000), sizeof(v));
+		CHECK(v == i);
+	}
+	CHECK(wait_child(pid) == 0);
+	ipcx_close(rx);
+}
+
+/* Bytes waiting in the pollable descriptor's FIFO. */
+static int fifo_bytes(int fd)
+{
+	int n = -1;
+	CHECK(ioctl(fd, FIONREAD, &n) == 0);
+	return n;
+}
+
+static bool readable_within(int fd, int ms)
+{
+	struct pollfd p = {.fd = fd, .events = POLLIN};
+	int n = poll(&p, 1, ms);
+	CHECK(n >= 0);
+	return n == 1 && (p.revents & POLLIN);
+}
+
+/*
+ * The descriptor of a receiver: readable at first, quiet once a receive
+ * with timeout 0 found the queue empty, readable again after one send
+ * from another process, and written once however many sends follow.
+ */
+static void test_poll_fd_basics(void)
+{
+	char url[256];
+	new_queue(url, sizeof(url), "cap=4KiB&maxmsg=100");
+	ipcx_chan *rx = open_ok(url, IPCX_RECV | IPCX_CREATE);
+	ipcx_chan *tx = open_ok(url, IPCX_SEND);
+	struct ipcx_caps caps;
+	CHECK_RC(ipcx_caps_of(rx, &caps), 0);
+	CHECK(caps.flags & IPCX_CAP_POLLABLE);
+	CHECK_RC(ipcx_caps_of(tx, &caps), 0);
+	CHECK(!(caps.flags & IPCX_CAP_POLLABLE));
+	CHECK_RC(ipcx_fd(tx), -ENOTSUP);
+	int fd = ipcx_fd(rx);
+	CHECK(fd >= 0 && ipcx_fd(rx) == fd);
+	CHECK(readable_within(fd, 0));
+	char buf[128];
+	CHECK_RC(ipcx_recv(rx, buf, sizeof(buf), 0, NULL, 0), -ENOMSG);
+	CHECK(!readable_within(fd, 50));
+	pid_t pid = fork();
+	if (pid == 0) {
+		ipcx_chan *c = open_ok(url, IPCX_SEND);
+		for (int i = 0; i < 5; i++)
+			CHECK_RC(ipcx_send(c, "abc", 3, 1 + i, 0), 0);
+		ipcx_close(c);
+		_exit(0);
+	}
+	CHECK(wait_child(pid) == 0);
+	CHECK(readable_within(fd, 2000));
+	CHECK(fifo_bytes(fd) == 1); /* one wake-up for five sends: the later ones made no call */
+	for (long i = 0; i < 5; i++) {
+		long type = 0;
+		CHECK(readable_within(fd, 0)); /* stays readable until a receive finds nothing */
+		CHECK_RC(ipcx_recv(rx, buf, sizeof(buf), 0, &type, 0), 3);
+		CHECK(type == 1 + i && memcmp(buf, "abc", 3) == 0);
+	}
+	CHECK_RC(ipcx_recv(rx, buf, sizeof(buf), 0, NULL, 0), -ENOMSG);
+	CHECK(!readable_within(fd, 20));
+	CHECK_RC(ipcx_send(tx, "x", 1, 7, 0), 0);
+	CHECK(readable_within(fd, 0));
+	ipcx_close(tx);
+	ipcx_close(rx);
+}
+
+/*
+ * A child streams bursts with pauses; the parent waits only in epoll on
+ * the descriptor, drains with timeout 0, and compares every byte.
+ */
+static void test_poll_fd_epoll_stream(void)
+{
+	enum { N = 3000 };
+	char url[256];
+	new_queue(url, sizeof(url), "cap=8KiB&maxmsg=1000");
+	ipcx_chan *rx = open_ok(url, IPCX_RECV | IPCX_CREATE);
+	int fd = ipcx_fd(rx);
+	CHECK(fd >= 0);
+	pid_t pid = fork();
+	if (pid == 0) {
+		ipcx_chan *tx = open_ok(url, IPCX_SEND);
+		unsigned char buf[1000];
+		for (unsigned i = 0; i < N; i++) {
+			CHECK_RC(ipcx_send(tx, buf, fill(buf, i, sizeof(buf)), 1, -1), 0);
+			if (i % 500 == 0)
+				usleep(2000); /* let the receiver go back to sleep in epoll */
+		}
+		ipcx_close(tx);
+		_exit(0);
+	}
+	int ep = epoll_create1(EPOLL_CLOEXEC);
+	CHECK(ep >= 0);
+	struct epoll_event ev = {.events = EPOLLIN};
+	CHECK(epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) == 0);
+	unsigned char want[1000], got[1000];
+	unsigned i = 0, wakeups = 0;
+	while (i < N) {
+		CHECK(epoll_wait(ep, &ev, 1, 5000) == 1);
+		wakeups++;
+		ssize_t n;
+		while ((n = ipcx_recv(rx, got, sizeof(got), 0, NULL, 0)) >= 0) {
+			CHECK((size_t)n == fill(want, i, sizeof(want)));
+			CHECK(memcmp(want, got, (size_t)n) == 0);
+			i++;
+		}
+		CHECK_RC(n, -ENOMSG);
+	}
+	CHECK(wakeups >= 2 && wakeups <= N + 1);
+	close(ep);
+	CHECK(wait_child(pid) == 0);
+	ipcx_close(rx);
+}
+
 static const struct test_case tests[] = {
+	{"poll_fd_basics", test_poll_fd_basics},
+	{"poll_fd_epoll_stream", test_poll_fd_epoll_stream},
+	{"fork_inherited_close", test_fork_inherited_close},
 	{"stream_queue", test_stream_queue},
 	{"stream_spsc", test_stream_spsc},
 	{"stream_default", test_stream_default},

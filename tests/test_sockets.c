@@ -437,6 +437,55 @@ static void frame_line(const char *kind)
 	ipcx_close(l);
 }
 
+static const char *child_reply; /* what a raw record child expects back */
+
+/* record_child is a plain program on a record socket: one record out, one back. */
+static void record_child(void)
+{
+	int fd = raw_connect(child_url, child_type);
+	struct sockaddr_un self = {.sun_family = AF_UNIX};
+	char buf[64];
+	/* A datagram socket needs a name (autobind) to be answered. */
+	if (child_type == SOCK_DGRAM)
+		CHECK(bind(fd, (struct sockaddr *)&self, sizeof(sa_family_t)) == 0);
+	CHECK(send(fd, "alpha\n", 6, MSG_NOSIGNAL) == 6);
+	size_t want = strlen(child_reply);
+	CHECK(recv(fd, buf, sizeof(buf), 0) == (ssize_t)want);
+	CHECK(memcmp(buf, child_reply, want) == 0);
+	close(fd);
+}
+
+/* A raw unixseq listener: each record is a message, no handshake, no header. */
+static void test_seq_raw(void)
+{
+	char url[256];
+	child_url = make_url(url, sizeof(url), "unixseq", "frame=raw");
+	child_type = SOCK_SEQPACKET;
+	child_reply = "gamma";
+	ipcx_chan *l = open_listener(url);
+	pid_t pid = spawn(record_child);
+	expect_text(l, "alpha\n", 1);
+	CHECK_RC(ipcx_send(l, "", 0, 1, IO_MS), -EINVAL); /* it would read as the end */
+	send_text(l, "gamma", 1);
+	reap(pid);
+	ipcx_close(l);
+}
+
+/* A line unixdgram receiver answers a plain datagram socket, as socat's. */
+static void test_dgram_line(void)
+{
+	char url[256];
+	child_url = make_url(url, sizeof(url), "unixdgram", "frame=line");
+	child_type = SOCK_DGRAM;
+	child_reply = "gamma\n";
+	ipcx_chan *l = open_listener(url);
+	pid_t pid = spawn(record_child);
+	expect_text(l, "alpha", 1);
+	send_text(l, "gamma", 1);
+	reap(pid);
+	ipcx_close(l);
+}
+
 /* ---- peers that leave ---------------------------------------------------- */
 
 /* one_shot_listener takes one message and exits, closing everything. */
@@ -778,6 +827,8 @@ static const struct test_case tests[] = {
 	CASE(pollable, unixseq),
 	CASE(pollable, unixdgram),
 	CASE(pollable, tcp),
+	{"seq_raw", test_seq_raw},
+	{"dgram_line", test_dgram_line},
 	{"dgram_limits", test_dgram_limits},
 	{"dgram_reply_unknown", test_dgram_reply_unknown},
 	{"connect_refused", test_connect_refused},

@@ -28,6 +28,7 @@
 struct ipcx__peer {
 	struct ipcx__conn conn; /* the record wire uses fd, frame, max_msg, broken */
 	bool greeted;           /* the peer's handshake arrived (or none is expected) */
+	bool hello_due;         /* ours is still to be sent */
 	bool readable;          /* epoll said so, and no read has drained it since */
 };
 
@@ -58,6 +59,26 @@ static void ipcx__peer_free(struct ipcx__peer *p, bool dropped)
 	free(p);
 }
 
+/*
+ * ipcx__peer_send_hello sends our handshake, the first bytes ever written
+ * on the connection, so an empty socket buffer always takes them whole.
+ */
+static int ipcx__peer_send_hello(const struct ipcx__sockchan *sc, struct ipcx__peer *p)
+{
+	unsigned char hello[IPCX__HELLO_LEN];
+	ipcx__hello_encode(hello, sc->cfg.max_msg);
+	ssize_t n;
+	while ((n = send(p->conn.fd, hello, sizeof(hello), MSG_NOSIGNAL | MSG_DONTWAIT)) < 0 &&
+	       errno == EINTR)
+		;
+	if (n < 0 && (errno == EPIPE || errno == ECONNRESET))
+		return ipcx__fail(-EPIPE, "the peer is gone");
+	if (n != (ssize_t)sizeof(hello))
+		return n < 0 ? ipcx__errno_fail("send") : ipcx__fail(-EIO, "short handshake write");
+	p->hello_due = false;
+	return 0;
+}
+
 /* ipcx__sockchan_tune applies the per-connection socket options. */
 static int ipcx__sockchan_tune(const struct ipcx__sockchan *sc, int fd, size_t *granted)
 {
@@ -69,8 +90,12 @@ static int ipcx__sockchan_tune(const struct ipcx__sockchan *sc, int fd, size_t *
 
 /*
  * ipcx__sockchan_add makes fd a peer: it tunes it (*granted gets its send
- * buffer), sends our handshake and watches it. fd is owned by the peer, or
- * closed on failure.
+ * buffer) and watches it. fd is owned by the peer, or closed on failure.
+ *
+ * A connecting channel sends its handshake now. A listener sends its own
+ * with the first message to that peer instead: a TCP peer that closes with
+ * unread bytes resets the connection and loses what it had not sent yet,
+ * so nothing reaches a peer that has not asked for it by talking to us.
  */
 static int ipcx__sockchan_add(struct ipcx__sockchan *sc, int fd, size_t *granted)
 {
@@ -94,17 +119,13 @@ static int ipcx__sockchan_add(struct ipcx__sockchan *sc, int fd, size_t *granted
 	}
 	ipcx__conn_init(&p->conn, fd, sc->frame, sc->cfg.max_msg);
 	p->greeted = sc->frame != IPCX__FRAME_BINARY;
+	p->hello_due = !p->greeted;
 	p->readable = true;
-	if (!p->greeted) {
-		unsigned char hello[IPCX__HELLO_LEN];
-		ipcx__hello_encode(hello, sc->cfg.max_msg);
-		/*
-		 * A fresh connection has room for 16 bytes. A peer that has
-		 * already gone makes this fail; what it sent is still read.
-		 */
-		ssize_t n = send(fd, hello, sizeof(hello), MSG_NOSIGNAL | MSG_DONTWAIT);
-		if (n >= 0 && n != (ssize_t)sizeof(hello))
-			rc = ipcx__fail(-EIO, "short handshake write (%zd of 16 bytes)", n);
+	/* A listener that has gone already still has what it sent read. */
+	if (p->hello_due && !ipcx__sockchan_listening(sc)) {
+		rc = ipcx__peer_send_hello(sc, p);
+		if (rc == -EPIPE)
+			rc = 0;
 	}
 	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = p};
 	if (rc == 0 && epoll_ctl(sc->ep, EPOLL_CTL_ADD, fd, &ev) < 0)
@@ -329,6 +350,7 @@ static ssize_t ipcx__sockchan_scan(struct ipcx__sockchan *sc, void *buf, size_t 
 		ipcx__sockchan_drop(sc, i);
 		if (n != -EPIPE)
 			return n;
+		ipcx__clear_errmsg(); /* a peer leaving is no failure of this call */
 	}
 	return -EAGAIN;
 }
@@ -413,8 +435,13 @@ static int ipcx__sockchan_send_to(struct ipcx__sockchan *sc, struct ipcx__peer *
 	if (len > p->conn.max_msg)
 		return ipcx__fail(-EMSGSIZE, "message of %zu bytes exceeds the %zu bytes this peer "
 					     "accepts", len, p->conn.max_msg);
+	if (p->hello_due && (rc = ipcx__peer_send_hello(sc, p)) < 0)
+		return rc;
 	if (sc->cfg.wire == IPCX__WIRE_STREAM)
 		return ipcx__conn_send(&p->conn, data, len, type, d);
+	if (len == 0 && sc->frame == IPCX__FRAME_RAW)
+		return ipcx__fail(-EINVAL, "frame=raw cannot send an empty record: the peer would "
+					   "read it as the end of the connection");
 	return ipcx__rec_send(p->conn.fd, sc->frame, data, len, type, NULL, d);
 }
 

@@ -21,13 +21,6 @@ struct ipcx__sockaddr {
 /* ---- addresses and setup (src/core/sockaddr.c) ----------------------- */
 
 /*
- * ipcx__unix_addr reads the address of a unix-family URL: "/abs/path" for a
- * socket file or "@name" for the abstract namespace. -EINVAL for anything
- * else, -ENAMETOOLONG when it does not fit in sun_path.
- */
-int ipcx__unix_addr(const struct ipcx__url *u, struct ipcx__sockaddr *sa);
-
-/*
  * ipcx__unix_socket opens the socket of a unix-family channel of the given
  * type (SOCK_STREAM, SOCK_SEQPACKET or SOCK_DGRAM). With IPCX_CREATE it
  * binds the address (and listens, for connection types): a socket file

@@ -38,7 +38,12 @@ int ipcx__backoff_sleep(long *us, struct ipcx__deadline d)
 	return 0;
 }
 
-int ipcx__unix_addr(const struct ipcx__url *u, struct ipcx__sockaddr *sa)
+/*
+ * ipcx__unix_addr reads the address of a unix-family URL: "/abs/path" for a
+ * socket file or "@name" for the abstract namespace. -EINVAL for anything
+ * else, -ENAMETOOLONG when it does not fit in sun_path.
+ */
+static int ipcx__unix_addr(const struct ipcx__url *u, struct ipcx__sockaddr *sa)
 {
 	struct sockaddr_un *un = (struct sockaddr_un *)&sa->ss;
 	const char *a = u->address;

@@ -12,7 +12,8 @@
  * call FUTEX_WAKE. The two read-modify-writes on the count are ordered one
  * way or the other: either the publisher sees the waiter, or the waiter's
  * re-check sees the change. No wake-up is lost, and with no waiter the
- * publisher makes no system call. The futexes are shared
+ * publisher makes no system call. Receivers waiting in poll(2) count in
+ * the same word, above IPCX__SLEEPERS (poll.c). The futexes are shared
  * (no FUTEX_PRIVATE_FLAG): the word lives in memory of several processes.
  */
 #include "shmq.h"
@@ -84,9 +85,15 @@ void ipcx__shmq_wait_sleep(struct ipcx__shmq *q, unsigned which, uint32_t seq,
 	ipcx__shmq_wait_cancel(q, which);
 }
 
-void ipcx__shmq_notify(struct ipcx__shm_hdr *h, unsigned which)
+void ipcx__shmq_notify(const struct ipcx__shm_map *m, unsigned which)
 {
-	if (atomic_fetch_add_explicit(ipcx__wait_count(h, which), 0, memory_order_seq_cst) == 0)
+	struct ipcx__shm_hdr *h = m->hdr;
+	uint32_t n = atomic_fetch_add_explicit(ipcx__wait_count(h, which), 0, memory_order_seq_cst);
+	if (n == 0)
+		return;
+	if (n >= IPCX__POLLER)
+		ipcx__shmq_poll_wake(m); /* receivers waiting in poll(2), poll.c */
+	if ((n & IPCX__SLEEPERS) == 0)
 		return;
 	_Atomic uint32_t *word = ipcx__wait_word(h, which);
 	atomic_fetch_add_explicit(word, 1, memory_order_seq_cst);

@@ -21,7 +21,7 @@
 #include <stdint.h>
 
 #define IPCX__SHM_MAGIC 0x3151534d58435049ull /* "IPCXSMQ1" little-endian */
-#define IPCX__SHM_LAYOUT_VERSION 1u
+#define IPCX__SHM_LAYOUT_VERSION 2u
 #define IPCX__SHM_LINE 64
 #define IPCX__SHM_MAX_PEERS 64u      /* slot index must fit IPCX__ST_SLOT_BITS */
 #define IPCX__SHM_MIN_RING 256u
@@ -33,6 +33,13 @@
 enum ipcx__shm_pattern {
 	IPCX__SHM_QUEUE = 1, /* many senders, many receivers, each message once */
 	IPCX__SHM_SPSC = 2,  /* one sender and one receiver at a time */
+	IPCX__SHM_BROADCAST = 3, /* every subscriber receives every message */
+};
+
+/* Header flags, fixed at creation. */
+enum ipcx__shm_flag {
+	IPCX__SHM_RENDEZVOUS = 1, /* cap=0: a send returns once a receiver took the message */
+	IPCX__SHM_OVERWRITE = 2,  /* broadcast: senders never wait, slow subscribers lose */
 };
 
 /*
@@ -105,7 +112,10 @@ static inline unsigned ipcx__st_slot(uint64_t st)
  * that a survivor can finish or undo it when the owner dies: a reservation
  * [res_start, res_end) not yet committed (res_end 0 = none), and claimed
  * records (position + 1, 0 = none). waiting says which waiter count the
- * owner added itself to.
+ * owner added itself to. polling is 1 while the owner waits in poll(2) on
+ * the FIFO named by poll_id (poll.c). In a broadcast queue, sub is the
+ * subscriber's read position + 1 (0 = not a subscriber) and lost counts
+ * messages overwritten before it could read them.
  */
 struct ipcx__shm_slot {
 	alignas(IPCX__SHM_LINE) _Atomic uint64_t owner;
@@ -114,15 +124,22 @@ struct ipcx__shm_slot {
 	_Atomic uint64_t claim[2];
 	_Atomic uint32_t waiting; /* 0, IPCX__WAIT_RECV or IPCX__WAIT_SEND */
 	_Atomic uint32_t role;    /* IPCX_SEND | IPCX_RECV of the owner */
+	_Atomic uint64_t sub;
+	_Atomic uint32_t polling;
 	/* Counters, written by the owner only. */
 	alignas(IPCX__SHM_LINE) _Atomic uint64_t msgs_sent;
 	_Atomic uint64_t bytes_sent;
 	_Atomic uint64_t msgs_recv;
 	_Atomic uint64_t bytes_recv;
+	_Atomic uint64_t poll_id; /* 0 = no FIFO */
+	_Atomic uint64_t lost;
 };
 #define IPCX__SLOT_LIVE 1u
 #define IPCX__WAIT_RECV 1u
 #define IPCX__WAIT_SEND 2u
+/* recv_waiters counts sleepers in its low 16 bits and pollers above. */
+#define IPCX__POLLER (1u << 16)
+#define IPCX__SLEEPERS (IPCX__POLLER - 1)
 
 /*
  * The segment header. The first group is immutable after creation; magic
@@ -141,6 +158,7 @@ struct ipcx__shm_hdr {
 	uint64_t cap;        /* bytes of records the queue holds, <= ring_size */
 	uint64_t max_msg;
 	uint32_t pattern;    /* enum ipcx__shm_pattern */
+	uint32_t flags;      /* enum ipcx__shm_flag */
 	int32_t creator_pid;
 	int64_t created_ns;  /* CLOCK_REALTIME */
 

@@ -215,6 +215,9 @@ static void ipcx__retire(struct ipcx__shm_hdr *h, struct ipcx__shm_slot *s)
 	atomic_fetch_add(&h->retired_bytes_sent, atomic_exchange(&s->bytes_sent, 0));
 	atomic_fetch_add(&h->retired_msgs_recv, atomic_exchange(&s->msgs_recv, 0));
 	atomic_fetch_add(&h->retired_bytes_recv, atomic_exchange(&s->bytes_recv, 0));
+	ipcx__shmq_poll_forget(h, s);
+	atomic_store(&s->sub, 0);
+	atomic_store(&s->lost, 0);
 	uint32_t w = atomic_exchange(&s->waiting, 0);
 	if (w == IPCX__WAIT_RECV)
 		atomic_fetch_sub(&h->recv_waiters, 1);
@@ -243,8 +246,8 @@ int ipcx__shmq_reap_slot(struct ipcx__shmq *q, unsigned i)
 	ipcx__unlock(q->hdr);
 	if (reaped) {
 		ipcx__shmq_advance_rel(q);
-		ipcx__shmq_notify(q->hdr, IPCX__WAIT_RECV);
-		ipcx__shmq_notify(q->hdr, IPCX__WAIT_SEND);
+		ipcx__shmq_notify(q->map, IPCX__WAIT_RECV);
+		ipcx__shmq_notify(q->map, IPCX__WAIT_SEND);
 	}
 	return reaped;
 }
@@ -288,6 +291,7 @@ int ipcx__shmq_attach(struct ipcx__shmq *q, const struct ipcx__shm_map *m, int r
 	q->hdr = m->hdr;
 	q->role = role;
 	q->owner = ipcx__shm_self_token() << 2 | IPCX__SLOT_LIVE;
+	q->poll_fd = -1;
 	ipcx__shmq_reap_dead(q, UINT64_MAX);
 	ipcx__lock(q->hdr);
 	int rc = -EBUSY;
@@ -318,6 +322,14 @@ void ipcx__shmq_detach(struct ipcx__shmq *q)
 {
 	if (!q->me)
 		return;
+	if (q->poll_fd >= 0)
+		close(q->poll_fd);
+	q->poll_fd = -1;
+	/* A handle inherited across fork() is closed in the child: the slot is the parent's. */
+	if (q->owner >> 2 != ipcx__shm_self_token()) {
+		q->me = NULL;
+		return;
+	}
 	if (q->loan_recv)
 		ipcx__shmq_release(q);
 	ipcx__lock(q->hdr);
@@ -328,7 +340,7 @@ void ipcx__shmq_detach(struct ipcx__shmq *q)
 	ipcx__unlock(q->hdr);
 	if (q->loan_send && q->map->pattern != IPCX__SHM_SPSC) {
 		ipcx__shmq_advance_rel(q);
-		ipcx__shmq_notify(q->hdr, IPCX__WAIT_RECV);
+		ipcx__shmq_notify(q->map, IPCX__WAIT_RECV);
 	}
 	q->me = NULL;
 }

@@ -220,7 +220,7 @@ int ipcx__shmq_advance_rel(struct ipcx__shmq *q)
 			moved = true;
 	}
 	if (moved)
-		ipcx__shmq_notify(h, IPCX__WAIT_SEND);
+		ipcx__shmq_notify(q->map, IPCX__WAIT_SEND);
 	return 0;
 }
 
@@ -350,7 +350,49 @@ static void ipcx__publish(struct ipcx__shmq *q, struct ipcx__shm_rec *rec, uint6
 	else
 		atomic_store_explicit(&q->me->res_end, 0, memory_order_release);
 	ipcx__count_sent(q, len);
-	ipcx__shmq_notify(q->hdr, IPCX__WAIT_RECV);
+	ipcx__shmq_notify(q->map, IPCX__WAIT_RECV);
+}
+
+/* Has a receiver taken (claimed) the record we committed at pos? */
+static bool ipcx__taken(struct ipcx__shmq *q, uint64_t pos)
+{
+	uint64_t st = atomic_load(&ipcx__shmq_rec(q->map, pos)->state);
+	return !ipcx__st_is_at(st, pos) || ipcx__st_stage(st) != IPCX__ST_COMMITTED;
+}
+
+/*
+ * Takes back the message committed at pos that no receiver took before the
+ * deadline: it becomes a pad, unless a receiver claims it in the meantime.
+ * Returns err, or 0 when a receiver won.
+ */
+static int ipcx__retract(struct ipcx__shmq *q, uint64_t pos, int err)
+{
+	uint64_t st = ipcx__st(pos, 0, IPCX__ST_COMMITTED);
+	if (!atomic_compare_exchange_strong(&ipcx__shmq_rec(q->map, pos)->state, &st,
+					    ipcx__st(pos, 0, IPCX__ST_PAD)))
+		return 0;
+	int rc = ipcx__shmq_advance_rel(q);
+	return rc < 0 ? rc : err;
+}
+
+/* Rendezvous (cap=0): waits until a receiver takes the message at pos, or retracts it. */
+static int ipcx__await_taken(struct ipcx__shmq *q, uint64_t pos, struct ipcx__deadline d)
+{
+	struct ipcx__waiter w = {.which = IPCX__WAIT_SEND, .stuck_last = IPCX__NONE, .d = d};
+	for (;;) {
+		if (ipcx__taken(q, pos))
+			return 0;
+		if (!ipcx__wait_step(q, &w, IPCX__NONE))
+			continue;
+		uint32_t seq = ipcx__shmq_wait_prepare(q, w.which);
+		if (ipcx__taken(q, pos)) {
+			ipcx__shmq_wait_cancel(q, w.which);
+			return 0;
+		}
+		int rc = ipcx__sleep(q, &w, seq, false);
+		if (rc < 0)
+			return ipcx__retract(q, pos, rc);
+	}
 }
 
 int ipcx__shmq_send(struct ipcx__shmq *q, const void *data, size_t len, long type,
@@ -365,6 +407,8 @@ int ipcx__shmq_send(struct ipcx__shmq *q, const void *data, size_t len, long typ
 	struct ipcx__shm_rec *rec = ipcx__place(q, start, end, span);
 	memcpy(ipcx__payload(rec), data, len);
 	ipcx__publish(q, rec, end, span, len, type);
+	if (q->map->flags & IPCX__SHM_RENDEZVOUS)
+		return ipcx__await_taken(q, end - span, d);
 	return 0;
 }
 
@@ -442,6 +486,8 @@ static int ipcx__claim_at(struct ipcx__shmq *q, struct ipcx__shm_rec *rec, uint6
 	if (!atomic_compare_exchange_strong(&rec->state, &st,
 					    ipcx__st(pos, q->slot, IPCX__ST_CLAIMED)))
 		return 0;
+	if (q->map->flags & IPCX__SHM_RENDEZVOUS)
+		ipcx__shmq_notify(q->map, IPCX__WAIT_SEND); /* the sender waits for this claim */
 	c->pos = pos;
 	c->len = len;
 	c->span = span;
@@ -571,26 +617,37 @@ static int ipcx__claim_typed(struct ipcx__shmq *q, size_t size, long selector, u
 	}
 }
 
+/* One attempt at the message selector picks: 1 with c filled, -EAGAIN when none, or an error. */
+static int ipcx__claim_once(struct ipcx__shmq *q, size_t size, long selector, unsigned ci,
+			    struct ipcx__claim *c, uint64_t *stuck)
+{
+	*stuck = IPCX__NONE;
+	return selector == 0 ? ipcx__claim_head(q, size, ci, c, stuck)
+			     : ipcx__claim_typed(q, size, selector, ci, c, stuck);
+}
+
 static int ipcx__claim(struct ipcx__shmq *q, size_t size, long selector, unsigned ci,
 		       struct ipcx__claim *c, struct ipcx__deadline d)
 {
 	struct ipcx__waiter w = {.which = IPCX__WAIT_RECV, .stuck_last = IPCX__NONE, .d = d};
 	for (;;) {
-		uint64_t stuck = IPCX__NONE;
-		int rc = selector == 0 ? ipcx__claim_head(q, size, ci, c, &stuck)
-				       : ipcx__claim_typed(q, size, selector, ci, c, &stuck);
+		uint64_t stuck;
+		int rc = ipcx__claim_once(q, size, selector, ci, c, &stuck);
 		if (rc != -EAGAIN)
 			return rc;
 		if (d.timeout_ms == 0) {
 			ipcx__note_stuck(q, stuck, &w.stuck_last, &w.stuck_count);
-			return -ENOMSG;
+			if (q->poll_fd < 0)
+				return -ENOMSG;
+			/* Empty: the caller goes back to poll(2); declare it, then look once more. */
+			ipcx__shmq_poll_arm(q);
+			rc = ipcx__claim_once(q, size, selector, ci, c, &stuck);
+			return rc == -EAGAIN ? -ENOMSG : rc;
 		}
 		if (!ipcx__wait_step(q, &w, stuck))
 			continue;
 		uint32_t seq = ipcx__shmq_wait_prepare(q, w.which);
-		stuck = IPCX__NONE;
-		rc = selector == 0 ? ipcx__claim_head(q, size, ci, c, &stuck)
-				   : ipcx__claim_typed(q, size, selector, ci, c, &stuck);
+		rc = ipcx__claim_once(q, size, selector, ci, c, &stuck);
 		if (rc != -EAGAIN) {
 			ipcx__shmq_wait_cancel(q, w.which);
 			return rc;

@@ -50,10 +50,15 @@ static bool ipcx__is_pow2(uint64_t v)
 static int ipcx__shm_geometry(const struct ipcx__shm_params *p, struct ipcx__shm_hdr *g)
 {
 	uint64_t cap = p->cap ? p->cap : IPCX__SHM_DEFAULT_CAP;
+	uint64_t max_msg = p->max_msg ? p->max_msg : cap / 4;
+	if (p->flags & IPCX__SHM_RENDEZVOUS) {
+		/* Nothing is held, but each waiting sender's message lies in the ring. */
+		max_msg = p->max_msg ? p->max_msg : IPCX__SHM_RENDEZVOUS_MSG;
+		cap = IPCX__SHM_RENDEZVOUS_SENDERS * ipcx__shm_span(max_msg);
+	}
 	if (cap < IPCX__SHM_MIN_RING || cap > IPCX__SHM_MAX_RING)
 		return ipcx__fail(-EINVAL, "cap=%llu is out of range (%u bytes to 4GiB)",
 				  (unsigned long long)cap, IPCX__SHM_MIN_RING);
-	uint64_t max_msg = p->max_msg ? p->max_msg : cap / 4;
 	if (max_msg > cap || 2 * ipcx__shm_span(max_msg) > cap)
 		return ipcx__fail(-EINVAL,
 				  "cap=%llu must hold two messages of maxmsg=%llu (%llu bytes each with the record header)",
@@ -71,11 +76,22 @@ static int ipcx__shm_geometry(const struct ipcx__shm_params *p, struct ipcx__shm
 	g->cap = cap;
 	g->max_msg = max_msg;
 	g->pattern = p->pattern ? p->pattern : IPCX__SHM_QUEUE;
+	g->flags = p->flags;
 	g->creator_pid = getpid();
 	struct timespec now;
 	clock_gettime(CLOCK_REALTIME, &now);
 	g->created_ns = (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
 	return 0;
+}
+
+/* Rendezvous goes with a queue or spsc pattern, overwrite with broadcast only. */
+static bool ipcx__shm_flags_ok(uint32_t pattern, uint32_t flags)
+{
+	if (flags & ~(uint32_t)(IPCX__SHM_RENDEZVOUS | IPCX__SHM_OVERWRITE))
+		return false;
+	if (pattern == IPCX__SHM_BROADCAST)
+		return !(flags & IPCX__SHM_RENDEZVOUS);
+	return !(flags & IPCX__SHM_OVERWRITE);
 }
 
 /*
@@ -98,7 +114,8 @@ static int ipcx__shm_validate(struct ipcx__shm_map *m, const struct ipcx__shm_hd
 		  g->ring_size <= IPCX__SHM_MAX_RING && g->ring_off + g->ring_size == file_size &&
 		  g->cap >= IPCX__SHM_MIN_RING && g->cap <= g->ring_size &&
 		  g->max_msg <= g->cap && 2 * ipcx__shm_span(g->max_msg) <= g->cap &&
-		  (g->pattern == IPCX__SHM_QUEUE || g->pattern == IPCX__SHM_SPSC);
+		  g->pattern >= IPCX__SHM_QUEUE && g->pattern <= IPCX__SHM_BROADCAST &&
+		  ipcx__shm_flags_ok(g->pattern, g->flags);
 	if (!ok)
 		return ipcx__fail(-EPROTO, "shm://%s has a corrupt header (inconsistent sizes)", name);
 	m->seg_size = g->seg_size;
@@ -110,6 +127,7 @@ static int ipcx__shm_validate(struct ipcx__shm_map *m, const struct ipcx__shm_hd
 	m->max_msg = g->max_msg;
 	m->max_peers = g->max_peers;
 	m->pattern = g->pattern;
+	m->flags = g->flags;
 	m->creator_pid = g->creator_pid;
 	m->created_ns = g->created_ns;
 	return 0;
@@ -162,6 +180,7 @@ int ipcx__shm_map_create(struct ipcx__shm_map *m, const char *name,
 	h->cap = g.cap;
 	h->max_msg = g.max_msg;
 	h->pattern = g.pattern;
+	h->flags = g.flags;
 	h->creator_pid = g.creator_pid;
 	h->created_ns = g.created_ns;
 	atomic_store_explicit(&h->magic, IPCX__SHM_MAGIC, memory_order_release);
@@ -182,6 +201,7 @@ static void ipcx__shm_snapshot(struct ipcx__shm_hdr *g, struct ipcx__shm_hdr *h)
 	g->cap = h->cap;
 	g->max_msg = h->max_msg;
 	g->pattern = h->pattern;
+	g->flags = h->flags;
 	g->creator_pid = h->creator_pid;
 	g->created_ns = h->created_ns;
 }

@@ -17,11 +17,20 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+/*
+ * A rendezvous queue (cap=0) holds no message, but the message of each
+ * sender waiting for a receiver lies in its ring: room for this many
+ * senders' messages of maxmsg bytes, 64KiB by default.
+ */
+#define IPCX__SHM_RENDEZVOUS_SENDERS 4u
+#define IPCX__SHM_RENDEZVOUS_MSG ((uint64_t)65536 - IPCX__SHM_REC_HDR)
+
 /* What to create a segment with; zero fields take the defaults. */
 struct ipcx__shm_params {
 	uint64_t cap;     /* bytes of records; 0 = IPCX__SHM_DEFAULT_CAP */
 	uint64_t max_msg; /* 0 = cap / 4 */
 	unsigned pattern; /* enum ipcx__shm_pattern; 0 = IPCX__SHM_QUEUE */
+	unsigned flags;   /* enum ipcx__shm_flag */
 	unsigned mode;    /* permission bits */
 };
 
@@ -35,6 +44,7 @@ struct ipcx__shm_map {
 	uint64_t ring_size, mask, cap, max_msg;
 	unsigned max_peers;
 	unsigned pattern;
+	unsigned flags;
 	pid_t creator_pid;
 	int64_t created_ns;
 };
@@ -52,6 +62,7 @@ struct ipcx__shmq {
 	uint64_t loan_send;  /* position + 1 of an uncommitted send loan, 0 = none */
 	uint64_t loan_send_end;
 	uint64_t loan_recv;  /* position + 1 of an unreleased receive loan */
+	int poll_fd;         /* read end of our FIFO (poll.c), -1 = none */
 };
 
 /* ---- segment.c ------------------------------------------------------- */
@@ -93,7 +104,8 @@ int ipcx__shmq_attach(struct ipcx__shmq *q, const struct ipcx__shm_map *m, int r
 /*
  * ipcx__shmq_detach releases what q still holds (a receive loan is
  * released, a send loan dropped), folds its counters into the header and
- * frees the slot.
+ * frees the slot. In a child that inherited q across fork() it leaves the
+ * parent's slot alone.
  */
 void ipcx__shmq_detach(struct ipcx__shmq *q);
 /*
@@ -120,9 +132,30 @@ void ipcx__shmq_wait_cancel(struct ipcx__shmq *q, unsigned which);
 /* Sleeps until woken, until_ns (CLOCK_MONOTONIC, INT64_MAX = never) or a signal. */
 void ipcx__shmq_wait_sleep(struct ipcx__shmq *q, unsigned which, uint32_t seq,
 			   int64_t until_ns);
-void ipcx__shmq_notify(struct ipcx__shm_hdr *h, unsigned which);
+void ipcx__shmq_notify(const struct ipcx__shm_map *m, unsigned which);
 /* ipcx__cpu_relax tells the CPU we are spinning. */
 void ipcx__cpu_relax(void);
+
+/* ---- poll.c ---------------------------------------------------------- */
+
+/*
+ * ipcx__shmq_poll_fd returns the handle's pollable descriptor, creating
+ * its FIFO on the first call (readable at once); -ENOTSUP for a handle
+ * that does not receive. The handle keeps and closes it.
+ */
+int ipcx__shmq_poll_fd(struct ipcx__shmq *q);
+/*
+ * ipcx__shmq_poll_arm empties the FIFO and declares the handle a poller:
+ * the next publisher writes into the FIFO. The caller then checks for a
+ * message once more.
+ */
+void ipcx__shmq_poll_arm(struct ipcx__shmq *q);
+/* ipcx__shmq_poll_disarm takes slot s out of the pollers; true when it was one. */
+bool ipcx__shmq_poll_disarm(struct ipcx__shm_hdr *h, struct ipcx__shm_slot *s);
+/* ipcx__shmq_poll_wake disarms every poller of m and writes into its FIFO. */
+void ipcx__shmq_poll_wake(const struct ipcx__shm_map *m);
+/* ipcx__shmq_poll_forget disarms slot s and removes its FIFO (the owner left or died). */
+void ipcx__shmq_poll_forget(struct ipcx__shm_hdr *h, struct ipcx__shm_slot *s);
 
 /* ---- ring.c ---------------------------------------------------------- */
 

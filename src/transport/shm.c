@@ -12,6 +12,7 @@
 #include "../shm/shmq.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -33,7 +34,7 @@ static int ipcx__shm_params(const struct ipcx__url *u, struct ipcx__shm_params *
 	if (u->has_cap && u->cap == SIZE_MAX)
 		return ipcx__fail(-ENOTSUP, "shm:// has no cap=unbounded yet; give a size");
 	if (u->has_cap && u->cap == 0)
-		return ipcx__fail(-ENOTSUP, "shm:// has no cap=0 (rendezvous) yet; give a size");
+		p->flags |= IPCX__SHM_RENDEZVOUS;
 	p->cap = u->has_cap ? u->cap : 0;
 	if (u->has_maxmsg && u->maxmsg == 0)
 		return ipcx__fail(-EINVAL, "maxmsg=0 leaves no room for a message");
@@ -50,13 +51,20 @@ static int ipcx__shm_params(const struct ipcx__url *u, struct ipcx__shm_params *
 	return 0;
 }
 
+/* The cap a queue was asked for: 0 for a rendezvous queue, whose ring only passes messages on. */
+static uint64_t ipcx__shm_capacity(const struct ipcx__shm_map *m)
+{
+	return m->flags & IPCX__SHM_RENDEZVOUS ? 0 : m->cap;
+}
+
 /* Options given when opening an existing queue must agree with it. */
 static int ipcx__shm_agree(const struct ipcx__url *u, const struct ipcx__shm_params *p,
 			   const struct ipcx__shm_map *m)
 {
-	if (u->has_cap && p->cap != m->cap)
+	uint64_t cap = ipcx__shm_capacity(m);
+	if (u->has_cap && p->cap != cap)
 		return ipcx__fail(-EINVAL, "shm://%s exists with cap=%llu, not %llu", u->address,
-				  (unsigned long long)m->cap, (unsigned long long)p->cap);
+				  (unsigned long long)cap, (unsigned long long)p->cap);
 	if (u->has_maxmsg && p->max_msg != m->max_msg)
 		return ipcx__fail(-EINVAL, "shm://%s exists with maxmsg=%llu, not %llu", u->address,
 				  (unsigned long long)m->max_msg, (unsigned long long)p->max_msg);
@@ -110,8 +118,10 @@ static int ipcx__shm_open(ipcx_chan **out, const struct ipcx__url *u, int flags,
 	c->base.caps.flags = IPCX__SHM_BASE_CAPS;
 	if (c->map.pattern == IPCX__SHM_QUEUE)
 		c->base.caps.flags |= IPCX__SHM_MANY;
+	if (flags & IPCX_RECV)
+		c->base.caps.flags |= IPCX_CAP_POLLABLE;
 	c->base.caps.max_msg = c->map.max_msg;
-	c->base.caps.capacity = c->map.cap;
+	c->base.caps.capacity = ipcx__shm_capacity(&c->map);
 	c->base.max_msg_limit = "the queue's maxmsg";
 	*out = &c->base;
 	return 0;
@@ -127,6 +137,12 @@ static ssize_t ipcx__shm_recv(ipcx_chan *ch, void *buf, size_t size, long select
 			      long *type, struct ipcx__deadline d)
 {
 	return ipcx__shmq_recv(&((struct ipcx__shm_chan *)ch)->q, buf, size, selector, type, d);
+}
+
+/* The descriptor is made on the first call; the channel is ours to change. */
+static int ipcx__shm_fd(const ipcx_chan *ch)
+{
+	return ipcx__shmq_poll_fd(&((struct ipcx__shm_chan *)(uintptr_t)ch)->q);
 }
 
 static void ipcx__shm_close(ipcx_chan *ch)
@@ -158,6 +174,7 @@ const struct ipcx__transport ipcx__shm_transport = {
 	.recv = ipcx__shm_recv,
 	.close = ipcx__shm_close,
 	.unlink = ipcx__shm_unlink_url,
+	.fd = ipcx__shm_fd,
 };
 
 /* ---- the zero-copy calls of ipcx.h ----------------------------------- */

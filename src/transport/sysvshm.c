@@ -70,13 +70,18 @@ static size_t ipcx__sysvshm_stride(size_t slot_size)
 
 /* ---- the two semops around each copy --------------------------------- */
 
-/* ipcx__sysvshm_enter takes one of `take` and the mutex, both undone if we die. */
+/*
+ * ipcx__sysvshm_enter takes one of `take` and the mutex, both undone if we
+ * die. With timeout 0 only `take` is IPC_NOWAIT: a message or a free slot
+ * that is there is taken even while another process briefly holds the
+ * mutex for its copy.
+ */
 static int ipcx__sysvshm_enter(struct ipcx__sysvshm_chan *c, unsigned short take,
 			       struct ipcx__deadline d)
 {
 	short nowait = d.timeout_ms == 0 ? IPC_NOWAIT : 0;
 	struct sembuf ops[2] = {{take, -1, (short)(SEM_UNDO | nowait)},
-				{IPCX__SEM_MUTEX, -1, (short)(SEM_UNDO | nowait)}};
+				{IPCX__SEM_MUTEX, -1, SEM_UNDO}};
 	return ipcx__semtimedop(c->semid, ops, 2, d);
 }
 

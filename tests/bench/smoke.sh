@@ -28,7 +28,7 @@ $4 == "ok" {
 	if ($14 <= 0 || $15 <= 0) { print "no throughput: " $0; bad = 1 }
 	if ($16 <= 0) { print "no verified messages: " $0; bad = 1 }
 	if ($2 != "limit" && ($6 <= 0 || $7 <= 0 || $10 < $7)) { print "bad latency: " $0; bad = 1 }
-	if ($3 == 8 && $2 != "limit" && ($11 != 2 || $12 <= 0)) { print "no wake-up: " $0; bad = 1 }
+	if ($3 == 4096 && $2 != "limit" && ($11 != 2 || $12 <= 0)) { print "no wake-up: " $0; bad = 1 }
 }
 END {
 	if (ok < 12) { print "only " ok " of " cells " cells ran"; bad = 1 }

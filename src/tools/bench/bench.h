@@ -107,6 +107,7 @@ struct bench_mech {
 /* The mechanisms, each defined in its own file. */
 extern const struct bench_mech bench_mech_cacheline;
 extern const struct bench_mech bench_mech_memcpy;
+extern const struct bench_mech bench_mech_futex;
 extern const struct bench_mech bench_mech_pipe;
 extern const struct bench_mech bench_mech_socketpair;
 extern const struct bench_mech bench_mech_fifo;

@@ -28,7 +28,8 @@ const char bench_help[] =
 	"      --cpus A,B      the initiator's and the responder's CPU\n"
 	"      --phase-ms MS   time per measured phase\n"
 	"      --timeout S     seconds before a cell is killed and reported failed\n"
-	"      --wake N        round trips after 10 ms idle, at the first size (0: none)\n"
+	"      --wake N        round trips after 10 ms idle, at 64 B or the next size\n"
+	"                      up (0: none)\n"
 	"      --json          write JSON to standard output instead of the table\n"
 	"      --csv           write CSV to standard output instead of the table\n"
 	"      --plot FILE     draw latency and throughput with gnuplot (.svg, .png)\n"
@@ -36,7 +37,7 @@ const char bench_help[] =
 
 /* The message sizes of a full run: 8 B to 4 MiB, a factor of 8 apart. */
 static const size_t full_sizes[] = {8, 64, 512, 4096, 32768, 262144, 1 << 20, 4 << 20};
-static const size_t quick_sizes[] = {8, 512, 8192, 65536, 1 << 20};
+static const size_t quick_sizes[] = {8, 64, 4096, 65536, 1 << 20};
 #define MAX_SIZES 32
 #define MAX_MECHS 64
 
@@ -204,7 +205,7 @@ static size_t mechanisms(const char *only, const struct bench_mech **out)
 	static const struct bench_mech *const before[] = {
 		&bench_mech_cacheline, &bench_mech_memcpy, &bench_mech_pipe, &bench_mech_socketpair,
 		&bench_mech_fifo, &bench_mech_unix_stream, &bench_mech_unix_dgram, &bench_mech_tcp,
-		&bench_mech_sysvmq, &bench_mech_posixmq, &bench_mech_sysvshm,
+		&bench_mech_sysvmq, &bench_mech_posixmq, &bench_mech_sysvshm, &bench_mech_futex,
 	};
 	static const struct bench_mech *const after[] = {&bench_mech_zmq, &bench_mech_nng};
 	const struct bench_mech *all[MAX_MECHS];
@@ -234,14 +235,25 @@ static void progress(size_t done, size_t total, const struct bench_result *r)
 	fflush(stderr);
 }
 
-/* run_matrix measures every mechanism at every size; the wake-up at the first size. */
+/* The wake-up is measured at one size: the first of at least this many bytes. */
+#define WAKE_SIZE 64
+
+static size_t wake_index(const struct options *o)
+{
+	for (size_t s = 0; s < o->nsizes; s++)
+		if (o->sizes[s] >= WAKE_SIZE)
+			return s;
+	return o->nsizes - 1;
+}
+
+/* run_matrix measures every mechanism at every size, and the wake-up at one. */
 static size_t run_matrix(const struct options *o, const struct bench_plan *plan,
 			 const struct bench_mech **mechs, size_t nm, struct bench_result *res)
 {
-	size_t n = 0, total = nm * o->nsizes;
+	size_t n = 0, total = nm * o->nsizes, wake = wake_index(o);
 	for (size_t s = 0; s < o->nsizes; s++) {
 		struct bench_plan p = *plan;
-		if (s != 0)
+		if (s != wake)
 			p.wake_samples = 0;
 		for (size_t m = 0; m < nm; m++) {
 			res[n] = (struct bench_result){.mech = mechs[m], .size = o->sizes[s]};

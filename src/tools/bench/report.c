@@ -157,8 +157,10 @@ static void print_size(FILE *f, const struct bench_report *rep, size_t size)
 	char sz[32];
 	double best[NCOLS];
 	best_of_size(rep, size, best);
-	fprintf(f, "\n%s messages%*s round trip, us%*s| one way\n",
-		bench_size_str(size, sz, sizeof(sz)), (int)(10 - strlen(sz)), "", 24, "");
+	char title[48];
+	snprintf(title, sizeof(title), "%s messages", bench_size_str(size, sz, sizeof(sz)));
+	/* The name column, then five latency columns of 9, then the bar. */
+	fprintf(f, "\n%-20s%-45s | one way\n", title, "  round trip, us");
 	fprintf(f, "  %-18s", "mechanism");
 	for (int c = 0; c < NCOLS; c++)
 		fprintf(f, "%s%8s ", c == C_MSGS ? " |" : "", col_head[c]);
@@ -186,8 +188,8 @@ static void print_header(FILE *f, const struct bench_report *rep)
 		   "percentiles over every sample;\n"
 		   "         one way = a stream, the receiver checks each sequence number and reads "
 		   "every byte, %.0f ms per cell;\n"
-		   "         every mechanism blocks in the kernel while waiting, except the "
-		   "cache-line limit which spins;\n"
+		   "         waiting: kernel mechanisms block; ipcx shm:// spins briefly, then "
+		   "sleeps on a futex; the cache-line limit only spins;\n"
 		   "         xlim = times the physical limit (cache-line spin round trip; "
 		   "single-core memcpy bandwidth); * = best\n",
 		(double)p->phase_ns / 1e6, (double)p->phase_ns / 1e6);

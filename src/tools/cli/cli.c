@@ -180,6 +180,22 @@ static bool cli_should_create(const char *url, int direction, const struct cli_c
 	return true;
 }
 
+/*
+ * cli_peer_absent tells whether an open failed only because the other side
+ * is not there yet within one slice: a FIFO writer without a reader
+ * (-ENXIO), or a connecting socket without a listener (-ENOENT,
+ * -ECONNREFUSED). Those are tried again until the command's deadline.
+ */
+static bool cli_peer_absent(const char *url, int rc, int flags)
+{
+	struct ipcx_caps caps;
+	if (rc == -ENXIO)
+		return true;
+	if (flags & IPCX_CREATE || (rc != -ENOENT && rc != -ECONNREFUSED))
+		return false;
+	return ipcx_transport_caps(url, &caps) == 0 && (caps.flags & IPCX_CAP_CONNECTED);
+}
+
 int cli_open(const char *cmd, const char *url, int direction, const struct cli_chan_opts *co,
 	     ipcx_chan **ch)
 {
@@ -188,10 +204,9 @@ int cli_open(const char *cmd, const char *url, int direction, const struct cli_c
 	int rc;
 	if (cli_should_create(url, direction, co))
 		flags |= IPCX_CREATE;
-	/* A FIFO writer that found no reader within its slice gets -ENXIO: try again. */
 	do
 		rc = ipcx_open(ch, url, flags, cli_slice_ms(&d));
-	while (cli_wait_more(&d, rc == -ENXIO ? -ETIMEDOUT : rc));
+	while (cli_wait_more(&d, cli_peer_absent(url, rc, flags) ? -ETIMEDOUT : rc));
 	if (rc == 0)
 		return 0;
 	return cli_signal ? CLI_EXIT_FAIL : cli_fail(cmd, url, rc);
@@ -259,4 +274,19 @@ bool cli_wait_more(const struct cli_deadline *d, long rc)
 	if (rc != -ETIMEDOUT || cli_signal || d->timeout_ms == 0)
 		return false;
 	return d->timeout_ms < 0 || cli_now_ms() < d->at_ms;
+}
+
+/* ---- output ---------------------------------------------------------- */
+
+int cli_flush_output(const char *cmd, const char *what)
+{
+	errno = 0;
+	if (fflush(stdout) == 0 && !ferror(stdout))
+		return 0;
+	if (errno == EPIPE) {
+		cli_signal = SIGPIPE;
+		return CLI_EXIT_FAIL;
+	}
+	return cli_failf(cmd, what, "writing standard output: %s",
+			 ipcx_strerror(errno ? -errno : -EIO));
 }

@@ -53,6 +53,8 @@ extern const struct cli_command cli_mk_command;
 extern const struct cli_command cli_rm_command;
 extern const struct cli_command cli_limits_command;
 extern const struct cli_command cli_bench_command;
+extern const struct cli_command cli_sig_command;
+extern const struct cli_command cli_watch_command;
 
 /* cli_find_command returns the subcommand called name, or NULL. */
 const struct cli_command *cli_find_command(const char *name);
@@ -223,6 +225,15 @@ int cli_slice_ms(const struct cli_deadline *d);
 bool cli_wait_more(const struct cli_deadline *d, long rc);
 
 /* ---- output ---------------------------------------------------------- */
+
+/*
+ * cli_flush_output writes out what the command printed on standard output,
+ * so that a pipeline sees each line as it comes. A reader that went away is
+ * treated as SIGPIPE: cli_signal is set and nothing is reported. Returns 0,
+ * or CLI_EXIT_FAIL after that or after reporting another write error as
+ * "ipcx: CMD WHAT: writing standard output: why".
+ */
+int cli_flush_output(const char *cmd, const char *what);
 
 /* cli_utf8_valid says whether the len bytes at p are well-formed UTF-8. */
 bool cli_utf8_valid(const unsigned char *p, size_t len);

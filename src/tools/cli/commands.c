@@ -18,6 +18,8 @@ const struct cli_command *const cli_commands[] = {
 	&cli_rm_command,
 	&cli_limits_command,
 	&cli_bench_command,
+	&cli_sig_command,
+	&cli_watch_command,
 	NULL,
 };
 
