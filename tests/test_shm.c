@@ -632,7 +632,66 @@ static void test_poll_fd_epoll_stream(void)
 	ipcx_close(rx);
 }
 
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * cap=0: a send returns only once a receiver in another process took the
+ * message; unmet, it times out and the message is taken back.
+ */
+static void test_rendezvous(void)
+{
+	char url[256];
+	new_queue(url, sizeof(url), "cap=0&maxmsg=1000");
+	ipcx_chan *tx = open_ok(url, IPCX_SEND | IPCX_CREATE);
+	struct ipcx_caps caps;
+	CHECK_RC(ipcx_caps_of(tx, &caps), 0);
+	CHECK(caps.capacity == 0 && caps.max_msg == 1000);
+	char buf[1000];
+	CHECK_RC(ipcx_send(tx, "now", 3, 1, 0), -EAGAIN);
+	int64_t t0 = now_ms();
+	CHECK_RC(ipcx_send(tx, "late", 4, 1, 100), -ETIMEDOUT);
+	CHECK(now_ms() - t0 >= 100);
+	ipcx_chan *probe = open_ok(url, IPCX_RECV);
+	CHECK_RC(ipcx_recv(probe, buf, sizeof(buf), 0, NULL, 0), -ENOMSG); /* both taken back */
+	ipcx_close(probe);
+	enum { N = 300 };
+	pid_t pid = fork();
+	if (pid == 0) {
+		ipcx_chan *rx = open_ok(url, IPCX_RECV);
+		usleep(200 * 1000);
+		unsigned char want[1000], got[1000];
+		for (unsigned i = 0; i < N; i++) {
+			size_t len = fill(want, i, sizeof(want));
+			CHECK_RC(ipcx_recv(rx, got, sizeof(got), 0, NULL, 5000), len);
+			CHECK(memcmp(want, got, len) == 0);
+		}
+		ipcx_close(rx);
+		_exit(0);
+	}
+	t0 = now_ms();
+	unsigned char msg[1000];
+	CHECK_RC(ipcx_send(tx, msg, fill(msg, 0, sizeof(msg)), 1, 5000), 0);
+	CHECK(now_ms() - t0 >= 150); /* held until the receiver came */
+	for (unsigned i = 1; i < N; i++)
+		CHECK_RC(ipcx_send(tx, msg, fill(msg, i, sizeof(msg)), 1, 5000), 0);
+	CHECK(wait_child(pid) == 0);
+	ipcx_chan *again = NULL;
+	CHECK_RC(ipcx_open(&again, url, IPCX_RECV, 0), 0);
+	ipcx_close(again);
+	char other[300];
+	snprintf(other, sizeof(other), "%s", url);
+	strcpy(strstr(other, "cap=0"), "cap=4096");
+	CHECK_RC(ipcx_open(&again, other, IPCX_RECV, 0), -EINVAL);
+	ipcx_close(tx);
+}
+
 static const struct test_case tests[] = {
+	{"rendezvous", test_rendezvous},
 	{"poll_fd_basics", test_poll_fd_basics},
 	{"poll_fd_epoll_stream", test_poll_fd_epoll_stream},
 	{"fork_inherited_close", test_fork_inherited_close},

@@ -292,15 +292,26 @@ static int ipcx__conn_room(struct ipcx__conn *c, size_t want)
 	return 0;
 }
 
+/*
+ * ipcx__conn_frame_len reads the payload length of the binary frame at the
+ * head of the buffer, when its whole header is there and the length is one
+ * we accept. It only sizes reads, so it records no error: take() checks
+ * the header in full and reports what is wrong.
+ */
+static bool ipcx__conn_frame_len(const struct ipcx__conn *c, size_t *len)
+{
+	if (c->frame != IPCX__FRAME_BINARY || c->rend - c->rstart < IPCX__FRAME_HDR)
+		return false;
+	*len = (size_t)ipcx__get_le(c->rbuf + c->rstart + 4, 4);
+	return *len <= c->max_msg;
+}
+
 /* How many bytes the next whole message needs in the buffer, at least. */
 static size_t ipcx__conn_need(const struct ipcx__conn *c)
 {
 	size_t have = c->rend - c->rstart;
 	size_t len;
-	long type;
-	if (c->frame != IPCX__FRAME_BINARY || have < IPCX__FRAME_HDR)
-		return IPCX__READ_CHUNK;
-	if (ipcx__frame_decode(c->rbuf + c->rstart, c->max_msg, &len, &type) < 0)
+	if (!ipcx__conn_frame_len(c, &len))
 		return IPCX__READ_CHUNK;
 	size_t frame = IPCX__FRAME_HDR + len;
 	return frame > have + IPCX__READ_CHUNK ? frame - have : IPCX__READ_CHUNK;
@@ -316,15 +327,13 @@ static size_t ipcx__conn_read_max(const struct ipcx__conn *c)
 	size_t room = c->rcap - c->rend;
 	size_t have = c->rend - c->rstart;
 	size_t len, want = room;
-	long type;
 	if (!c->no_read_ahead)
 		return room;
 	if (c->frame == IPCX__FRAME_LINE)
 		want = 1;
 	else if (c->frame == IPCX__FRAME_BINARY && have < IPCX__FRAME_HDR)
 		want = IPCX__FRAME_HDR - have;
-	else if (c->frame == IPCX__FRAME_BINARY &&
-		 ipcx__frame_decode(c->rbuf + c->rstart, c->max_msg, &len, &type) == 0)
+	else if (ipcx__conn_frame_len(c, &len))
 		want = IPCX__FRAME_HDR + len - have;
 	return want < room ? want : room;
 }
