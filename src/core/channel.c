@@ -125,7 +125,7 @@ ssize_t ipcx_recv(ipcx_chan *ch, void *buf, size_t size, long selector, long *ty
 				 ipcx__deadline_in(timeout_ms));
 	/* As msgrcv with IPC_NOWAIT: nothing to take without waiting is ENOMSG. */
 	if (n == -EAGAIN && timeout_ms == 0)
-		return ipcx__fail(-ENOMSG, NULL);
+		return -ENOMSG;
 	return n;
 }
 

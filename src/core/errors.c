@@ -122,19 +122,18 @@ void ipcx__clear_errmsg(void)
 	ipcx__errmsg_buf[0] = '\0';
 }
 
-int ipcx__fail(int err, const char *fmt, ...)
+void ipcx__set_errmsg(const char *fmt, ...)
 {
-	if (fmt) {
-		va_list ap;
-		va_start(ap, fmt);
-		vsnprintf(ipcx__errmsg_buf, sizeof(ipcx__errmsg_buf), fmt, ap);
-		va_end(ap);
-	}
-	return err;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(ipcx__errmsg_buf, sizeof(ipcx__errmsg_buf), fmt, ap);
+	va_end(ap);
 }
 
-int ipcx__errno_fail(const char *what)
+void ipcx__errno_record(const char *what)
 {
-	int err = errno ? -errno : -EIO;
-	return ipcx__fail(err, "%s: %s", what, ipcx_strerror(err));
+	int saved = errno;
+	int err = saved > 0 ? -saved : -EIO;
+	ipcx__set_errmsg("%s: %s", what, ipcx_strerror(err));
+	errno = saved;
 }

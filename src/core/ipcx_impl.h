@@ -8,6 +8,7 @@
 
 #include "ipcx.h"
 
+#include <errno.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -17,14 +18,20 @@
 /* ---- errors ---------------------------------------------------------- */
 
 /*
- * ipcx__fail records a one-line explanation for ipcx_errmsg() and returns
+ * ipcx__fail records a one-line explanation for ipcx_errmsg() and yields
  * err, so a failure site reads "return ipcx__fail(-EINVAL, "...", ...)".
- * A message already recorded by a deeper call is kept when fmt is NULL.
+ * It is a macro so that the compiler sees the value returned is err.
  */
-int ipcx__fail(int err, const char *fmt, ...) IPCX__PRINTF(2, 3);
+void ipcx__set_errmsg(const char *fmt, ...) IPCX__PRINTF(1, 2);
+#define ipcx__fail(err, ...) (ipcx__set_errmsg(__VA_ARGS__), (int)(err))
 
-/* ipcx__errno_fail is ipcx__fail(-errno, "what: strerror") for a syscall. */
-int ipcx__errno_fail(const char *what);
+/*
+ * ipcx__errno_fail is ipcx__fail(-errno, "what: strerror") for a failed
+ * system call (-EIO if errno is not set). ipcx__errno_record records the
+ * message and leaves errno as it was.
+ */
+void ipcx__errno_record(const char *what);
+#define ipcx__errno_fail(what) (ipcx__errno_record(what), errno > 0 ? -errno : -EIO)
 
 /* ipcx__clear_errmsg forgets the last explanation; entry points call it. */
 void ipcx__clear_errmsg(void);

@@ -345,7 +345,7 @@ static ssize_t ipcx__file_read_record(const struct ipcx__file_chan *fc, uint64_t
 /* ipcx__file_take consumes the consumer's next record, or -EAGAIN when there is none; lock held. */
 static ssize_t ipcx__file_take(struct ipcx__file_chan *fc, void *buf, size_t size, long *type)
 {
-	uint64_t commit, off;
+	uint64_t commit, off = 0;
 	int rc = ipcx__log_commit(fc->fd, fc->path, &commit);
 	if (rc == 0)
 		rc = ipcx__offset_get(fc, &off);

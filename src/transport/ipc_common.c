@@ -69,9 +69,11 @@ int ipcx__sysv_addr_parse(const struct ipcx__url *u, bool allow_id, struct ipcx_
 			return ipcx__fail(-EINVAL, "%s:// is addressed by key or ftok path, not id=",
 					  u->scheme);
 		int rc = ipcx__sysv_number(s + 3, "id", 0, INT_MAX, &v);
+		if (rc < 0)
+			return rc;
 		a->by_id = true;
 		a->id = (int)v;
-		return rc;
+		return 0;
 	}
 	if (!*s)
 		return ipcx__fail(-EINVAL, "%s:// needs a key (123, 0x7b), id=N or an ftok path",

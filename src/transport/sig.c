@@ -166,7 +166,7 @@ static int ipcx__sig_send(ipcx_chan *ch, const void *data, size_t len, long type
 			return rc;
 		/* The receiver's queue is full (RLIMIT_SIGPENDING): wait for it to drain. */
 		if (ipcx__deadline_poll_ms(d) == 0)
-			return ipcx__fail(ipcx__deadline_err(d), NULL);
+			return ipcx__deadline_err(d);
 		ipcx__sig_backoff(d, &backoff_us);
 	}
 }

@@ -214,7 +214,7 @@ static int ipcx__sysvmq_qbytes(int id, const struct ipcx__url *u, size_t *qbytes
 static int ipcx__sysvmq_limits(struct ipcx__sysvmq_chan *c, const struct ipcx__url *u)
 {
 	long msgmax;
-	size_t qbytes;
+	size_t qbytes = 0;
 	int rc = ipcx__proc_limit(IPCX__MSGMAX_PATH, &msgmax);
 	if (rc == 0)
 		rc = ipcx__sysvmq_qbytes(c->id, u, &qbytes);

@@ -154,8 +154,8 @@ static int send_read_all(char **out, size_t *out_len, size_t limit)
 static int send_whole(ipcx_chan *ch, const struct send_args *a)
 {
 	struct ipcx_caps caps;
-	char *buf;
-	size_t len;
+	char *buf = NULL;
+	size_t len = 0;
 	ipcx_caps_of(ch, &caps);
 	int rc = send_read_all(&buf, &len, caps.max_msg);
 	if (rc < 0)

@@ -68,8 +68,8 @@ static int sig_send_parse(int argc, char **argv, pid_t *pid, int *signo, long *v
 
 static int sig_send(int argc, char **argv)
 {
-	pid_t pid;
-	int signo;
+	pid_t pid = 0;
+	int signo = 0;
 	long value = 0;
 	int status = sig_send_parse(argc, argv, &pid, &signo, &value);
 	if (status >= 0)
