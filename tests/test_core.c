@@ -163,7 +163,31 @@ static void test_open_flags(void)
 	CHECK_RC(ipcx_pair("fifo:///tmp/x", ends), -ENOTSUP);
 }
 
+/* send_to_gone_reader sends on a pipe whose reader is closed: -EPIPE, alive. */
+static void send_to_gone_reader(void)
+{
+	ipcx_chan *ends[2];
+	CHECK_RC(ipcx_pair("pipe://", ends), 0);
+	ipcx_close(ends[0]);
+	CHECK_RC(ipcx_send(ends[1], "x", 1, 1, 0), -EPIPE);
+	CHECK_RC(ipcx_send(ends[1], "x", 1, 1, -1), -EPIPE);
+	ipcx_close(ends[1]);
+}
+
+/* A pipe send never raises SIGPIPE, whether the process ignores it or not. */
+static void test_pipe_never_raises_sigpipe(void)
+{
+	sigset_t pending;
+	signal(SIGPIPE, SIG_DFL);
+	send_to_gone_reader();
+	sigpending(&pending);
+	CHECK(!sigismember(&pending, SIGPIPE));
+	signal(SIGPIPE, SIG_IGN);
+	send_to_gone_reader();
+}
+
 static const struct test_case tests[] = {
+	{"pipe_never_raises_sigpipe", test_pipe_never_raises_sigpipe},
 	{"url_options", test_url_options},
 	{"url_sizes", test_url_sizes},
 	{"url_errors_name_the_part", test_url_errors_name_the_part},

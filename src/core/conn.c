@@ -113,12 +113,17 @@ void ipcx__conn_init(struct ipcx__conn *c, int fd, enum ipcx__frame frame, size_
 	c->frame = frame;
 	c->max_msg = max_msg;
 	c->is_socket = fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode);
+	struct sigaction sa;
+	c->sigpipe_ignored = sigaction(SIGPIPE, NULL, &sa) == 0 && sa.sa_handler == SIG_IGN;
 }
 
 /*
  * ipcx__write_nosig writes without ever raising SIGPIPE: sockets say so
- * with MSG_NOSIGNAL; for pipes the signal is blocked around the write and
- * a SIGPIPE it caused is taken back before the mask is restored.
+ * with MSG_NOSIGNAL. A pipe write is a plain writev when the process
+ * ignored SIGPIPE when the channel was opened (the cheap case, one system
+ * call; docs/wire.md says to reopen after restoring the default action);
+ * otherwise the signal is blocked around the write and a SIGPIPE it caused
+ * is taken back before the mask is restored.
  */
 static ssize_t ipcx__write_nosig(const struct ipcx__conn *c, struct iovec *iov, int iovcnt)
 {
@@ -126,6 +131,8 @@ static ssize_t ipcx__write_nosig(const struct ipcx__conn *c, struct iovec *iov, 
 		struct msghdr m = {.msg_iov = iov, .msg_iovlen = (size_t)iovcnt};
 		return sendmsg(c->fd, &m, MSG_NOSIGNAL);
 	}
+	if (c->sigpipe_ignored)
+		return writev(c->fd, iov, iovcnt);
 	sigset_t pipe_set, old, pending;
 	sigemptyset(&pipe_set);
 	sigaddset(&pipe_set, SIGPIPE);
@@ -344,9 +351,11 @@ int ipcx__conn_fill(struct ipcx__conn *c)
 	if (rc < 0)
 		return rc;
 	for (;;) {
-		ssize_t n = read(c->fd, c->rbuf + c->rend, ipcx__conn_read_max(c));
+		size_t want = ipcx__conn_read_max(c);
+		ssize_t n = read(c->fd, c->rbuf + c->rend, want);
 		if (n > 0) {
 			c->rend += (size_t)n;
+			c->drained = (size_t)n < want;
 			return (int)(n > INT32_MAX ? INT32_MAX : n);
 		}
 		if (n == 0 || errno == ECONNRESET) {
@@ -430,7 +439,8 @@ ssize_t ipcx__conn_take(struct ipcx__conn *c, void *buf, size_t size, long *type
 ssize_t ipcx__conn_recv(struct ipcx__conn *c, void *buf, size_t size, long *type,
 			struct ipcx__deadline d)
 {
-	bool readable = !c->poll_first;
+	/* After a short read the next one would most likely find nothing: poll first. */
+	bool readable = !c->poll_first && !c->drained;
 	for (;;) {
 		ssize_t n = ipcx__conn_take(c, buf, size, type);
 		if (n != -EAGAIN)
@@ -444,6 +454,7 @@ ssize_t ipcx__conn_recv(struct ipcx__conn *c, void *buf, size_t size, long *type
 		if (rc < 0)
 			return rc;
 		readable = true;
+		c->drained = false;
 	}
 }
 

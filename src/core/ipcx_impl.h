@@ -244,6 +244,8 @@ struct ipcx__conn {
 	unsigned char *wbuf;
 	size_t wstart, wend;
 	bool is_socket;  /* write with MSG_NOSIGNAL rather than masking SIGPIPE */
+	bool sigpipe_ignored; /* the process ignored SIGPIPE at open: a plain write is safe */
+	bool drained;    /* the last read emptied the kernel's buffer: poll before reading */
 	bool poll_first; /* FIFO: read only after poll says so (read is 0 before any writer) */
 	/*
 	 * FIFO: read no byte past the message being read, so that a reader
