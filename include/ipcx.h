@@ -273,7 +273,7 @@ struct ipcx_sem_op {
 /*
  * ipcx_sem_open opens a semaphore set. url is "sysvsem://KEY" (also 0xKEY,
  * id=N as ipcmk -S prints it, or /path?proj=N for ftok) for a System V set,
- * or "psem:///name" for a POSIX named semaphore (a set of one). When flags
+ * or "sem:///name" for a POSIX named semaphore (a set of one). When flags
  * has IPCX_CREATE and the set does not exist it is created with nsems
  * semaphores, each set to value, mode 0600 unless ?mode=. Opening an
  * existing set, nsems is 0 or at most its size. -ENOENT when it does not

@@ -207,7 +207,7 @@ static void test_sem_interop(void)
 static void psem_body(void)
 {
 	char name[64], url[96];
-	snprintf(url, sizeof(url), "psem:///%s", test_unique(name, sizeof(name), "ipcx-psem"));
+	snprintf(url, sizeof(url), "sem:///%s", test_unique(name, sizeof(name), "ipcx-psem"));
 	sync_cleanup_add('s', url);
 	ipcx_sem *s = NULL;
 	CHECK_RC(ipcx_sem_open(&s, url, IPCX_CREATE | IPCX_EXCL, 1, 0), 0);

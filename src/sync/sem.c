@@ -235,8 +235,8 @@ static int ipcx__psem_name(const struct ipcx__url *u)
 {
 	const char *n = u->address;
 	if (n[0] != '/' || !n[1] || strchr(n + 1, '/') || strlen(n) > NAME_MAX - 4)
-		return ipcx__fail(-EINVAL, "psem:// needs one short name after a slash, as in "
-					   "psem:///name (got '%s')", n);
+		return ipcx__fail(-EINVAL, "sem:// needs one short name after a slash, as in "
+					   "sem:///name (got '%s')", n);
 	return 0;
 }
 
@@ -330,10 +330,10 @@ int ipcx_sem_open(ipcx_sem **out, const char *url, int flags, unsigned nsems, un
 		rc = -ENOMEM;
 	else if (strcmp(u.scheme, "sysvsem") == 0)
 		rc = ipcx__sysvsem_open(s, &u, flags, nsems, value);
-	else if (strcmp(u.scheme, "psem") == 0)
+	else if (strcmp(u.scheme, "sem") == 0)
 		rc = ipcx__psem_open(s, &u, flags, nsems, value);
 	else
-		rc = ipcx__fail(-EINVAL, "unknown semaphore scheme '%s' (sysvsem or psem)", u.scheme);
+		rc = ipcx__fail(-EINVAL, "unknown semaphore scheme '%s' (sysvsem or sem)", u.scheme);
 	ipcx__url_free(&u);
 	if (rc < 0) {
 		ipcx_sem_close(s);
@@ -404,14 +404,14 @@ int ipcx_sem_unlink(const char *url)
 	int rc = ipcx__url_parse_as(&u, url, "mode proj");
 	if (rc < 0)
 		return rc;
-	if (strcmp(u.scheme, "psem") == 0) {
+	if (strcmp(u.scheme, "sem") == 0) {
 		rc = ipcx__psem_name(&u);
 		if (rc == 0 && sem_unlink(u.address) < 0)
 			rc = ipcx__fail(-errno, "sem_unlink %s: %s", u.address, ipcx_strerror(-errno));
 	} else if (strcmp(u.scheme, "sysvsem") == 0) {
 		rc = ipcx__sysvsem_remove(&u);
 	} else {
-		rc = ipcx__fail(-EINVAL, "unknown semaphore scheme '%s' (sysvsem or psem)", u.scheme);
+		rc = ipcx__fail(-EINVAL, "unknown semaphore scheme '%s' (sysvsem or sem)", u.scheme);
 	}
 	ipcx__url_free(&u);
 	return rc;
