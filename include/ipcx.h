@@ -107,6 +107,11 @@ IPCX_API int ipcx_pair(const char *url, ipcx_chan *ends[2]);
  * -EMSGSIZE when len exceeds the channel's max_msg, -EINVAL for type < 1,
  * -EAGAIN (timeout 0) or -ETIMEDOUT when there is no room in time, -EPIPE
  * when no receiver can ever read it.
+ *
+ * On a byte stream a message is never cut short: when the deadline passes
+ * after part of its frame was written, the channel keeps the rest, returns
+ * 0, and writes the rest during its next send, while its next receive
+ * waits, or at ipcx_close().
  */
 IPCX_API int ipcx_send(ipcx_chan *ch, const void *data, size_t len, long type,
 		       int timeout_ms);

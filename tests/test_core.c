@@ -186,7 +186,40 @@ static void test_pipe_never_raises_sigpipe(void)
 	send_to_gone_reader();
 }
 
+/*
+ * A send whose deadline passes after part of a frame is written returns 0
+ * and keeps the rest; a receive waiting for the reply writes it, so
+ * request/reply over a small buffer never deadlocks.
+ */
+static void test_partial_send_finished_by_recv(void)
+{
+	enum { LEN = 12000 };
+	static unsigned char msg[LEN], got[LEN];
+	ipcx_chan *ends[2];
+	CHECK_RC(ipcx_pair("spipe://?cap=4KiB", ends), 0);
+	for (int i = 0; i < LEN; i++)
+		msg[i] = (unsigned char)(i * 7);
+	pid_t pid = fork();
+	if (pid == 0) {
+		ipcx_close(ends[0]);
+		ssize_t n = ipcx_recv(ends[1], got, sizeof(got), 0, NULL, 5000);
+		CHECK_RC(n, LEN);
+		CHECK(memcmp(got, msg, LEN) == 0);
+		CHECK_RC(ipcx_send(ends[1], "ok", 2, 1, 5000), 0);
+		ipcx_close(ends[1]);
+		_exit(0);
+	}
+	ipcx_close(ends[1]);
+	CHECK_RC(ipcx_send(ends[0], msg, LEN, 1, 0), 0);
+	CHECK_RC(ipcx_recv(ends[0], got, sizeof(got), 0, NULL, 5000), 2);
+	CHECK(memcmp(got, "ok", 2) == 0);
+	int status;
+	CHECK(waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	ipcx_close(ends[0]);
+}
+
 static const struct test_case tests[] = {
+	{"partial_send_finished_by_recv", test_partial_send_finished_by_recv},
 	{"pipe_never_raises_sigpipe", test_pipe_never_raises_sigpipe},
 	{"url_options", test_url_options},
 	{"url_sizes", test_url_sizes},

@@ -151,6 +151,13 @@ static ssize_t ipcx__write_nosig(const struct ipcx__conn *c, struct iovec *iov, 
 	return n;
 }
 
+static void ipcx__conn_drop_tail(struct ipcx__conn *c)
+{
+	free(c->wbuf);
+	c->wbuf = NULL;
+	c->wstart = c->wend = 0;
+}
+
 /* ipcx__conn_flush writes the unsent tail of an earlier message. */
 static int ipcx__conn_flush(struct ipcx__conn *c, struct ipcx__deadline d)
 {
@@ -171,9 +178,7 @@ static int ipcx__conn_flush(struct ipcx__conn *c, struct ipcx__deadline d)
 		if (ev < 0)
 			return ev;
 	}
-	free(c->wbuf);
-	c->wbuf = NULL;
-	c->wstart = c->wend = 0;
+	ipcx__conn_drop_tail(c);
 	return 0;
 }
 
@@ -436,6 +441,29 @@ ssize_t ipcx__conn_take(struct ipcx__conn *c, void *buf, size_t size, long *type
 	return c->eof ? ipcx__conn_end(c) : -EAGAIN;
 }
 
+/*
+ * ipcx__conn_wait_readable waits until fd is readable. Meanwhile it writes
+ * the unsent tail of an earlier send as room appears, so a sender that
+ * waits for a reply never holds back the message the reply depends on. A
+ * tail the peer can no longer take (it is gone) is dropped.
+ */
+static int ipcx__conn_wait_readable(struct ipcx__conn *c, struct ipcx__deadline d)
+{
+	for (;;) {
+		short events = POLLIN;
+		if (c->wstart < c->wend) {
+			int rc = ipcx__conn_flush(c, ipcx__deadline_in(0));
+			if (rc < 0 && rc != -EAGAIN)
+				ipcx__conn_drop_tail(c);
+			if (c->wstart < c->wend)
+				events |= POLLOUT;
+		}
+		int ev = ipcx__wait_fd(c->fd, events, d);
+		if (ev < 0 || (ev & ~POLLOUT))
+			return ev;
+	}
+}
+
 ssize_t ipcx__conn_recv(struct ipcx__conn *c, void *buf, size_t size, long *type,
 			struct ipcx__deadline d)
 {
@@ -450,7 +478,7 @@ ssize_t ipcx__conn_recv(struct ipcx__conn *c, void *buf, size_t size, long *type
 			continue;
 		if (rc != -EAGAIN)
 			return rc;
-		rc = ipcx__wait_fd(c->fd, POLLIN, d);
+		rc = ipcx__conn_wait_readable(c, d);
 		if (rc < 0)
 			return rc;
 		readable = true;
