@@ -954,6 +954,27 @@ static uint32_t recv_stamped(ipcx_chan *rx, unsigned char *buf, size_t limit)
 	return seq;
 }
 
+/*
+ * recv_in_order receives count stamped messages from each of senders
+ * (sender k numbers its messages from k << 24) and fails the test unless
+ * every sender's messages arrive in the order it sent them.
+ */
+static void recv_in_order(ipcx_chan *rx, uint32_t senders, uint32_t count, size_t limit)
+{
+	uint32_t next[256] = {0};
+	unsigned char *buf = xmalloc(limit);
+	for (uint32_t i = 0; i < senders * count; i++) {
+		uint32_t seq = recv_stamped(rx, buf, limit);
+		uint32_t kid = seq >> 24;
+		CHECK(kid < senders);
+		if ((seq & 0xffffff) != next[kid])
+			test_fail(__FILE__, __LINE__, "sender %u: message %u arrived where %u was due",
+				  kid, seq & 0xffffff, next[kid]);
+		next[kid]++;
+	}
+	free(buf);
+}
+
 static size_t stamp_limit(const struct link *l)
 {
 	skip_unless_records();
@@ -973,14 +994,7 @@ static void test_checksums(void)
 		send_stamped(l.tx, 0, COUNT, limit);
 		child_exit(&l);
 	}
-	unsigned char *buf = xmalloc(limit);
-	for (uint32_t want = 0; want < COUNT; want++) {
-		uint32_t seq = recv_stamped(l.rx, buf, limit);
-		if (seq != want)
-			test_fail(__FILE__, __LINE__, "message %u arrived where %u was due", seq,
-				  want);
-	}
-	free(buf);
+	recv_in_order(l.rx, 1, COUNT, limit);
 	expect_end(&l);
 	link_finish(&l);
 }
@@ -1006,18 +1020,7 @@ static void test_many_senders(void)
 		ctl_wait(&l);
 	for (int i = 0; i < KIDS; i++)
 		ctl_post(&l, 1);
-	uint32_t next[KIDS] = {0};
-	unsigned char *buf = xmalloc(limit);
-	for (int i = 0; i < KIDS * EACH; i++) {
-		uint32_t seq = recv_stamped(l.rx, buf, limit);
-		uint32_t kid = seq >> 24;
-		CHECK(kid < KIDS);
-		if ((seq & 0xffffff) != next[kid])
-			test_fail(__FILE__, __LINE__, "sender %u: message %u arrived where %u was due",
-				  kid, seq & 0xffffff, next[kid]);
-		next[kid]++;
-	}
-	free(buf);
+	recv_in_order(l.rx, KIDS, EACH, limit);
 	expect_end(&l);
 	link_finish(&l);
 }

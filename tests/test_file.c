@@ -3,7 +3,7 @@
  * each consumer takes each record once, many writers never mix, a writer
  * killed in the middle of a record leaves nothing a reader would take.
  */
-#include "harness.h"
+#include "testutil.h"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -27,13 +27,6 @@ static void new_log(struct log_name *n, const char *opts)
 	char plain[256];
 	snprintf(plain, sizeof(plain), "file://%s", n->path);
 	test_cleanup_url(plain);
-}
-
-static ipcx_chan *open_ok(const char *url, int flags)
-{
-	ipcx_chan *ch = NULL;
-	CHECK_RC(ipcx_open(&ch, url, flags, 0), 0);
-	return ch;
 }
 
 /* A record's payload: its writer, its sequence number, then a pattern of both. */
@@ -81,13 +74,6 @@ static void expect_empty(ipcx_chan *ch)
 {
 	char buf[16];
 	CHECK_RC(ipcx_recv(ch, buf, sizeof(buf), 0, NULL, 0), -ENOMSG);
-}
-
-static void wait_child_ok(pid_t pid)
-{
-	int st;
-	CHECK(waitpid(pid, &st, 0) == pid);
-	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 }
 
 /* Messages written by a process that has exited are read with their types. */
@@ -352,7 +338,7 @@ static off_t log_commit(const char *path)
 	return (off_t)commit;
 }
 
-#define BIG_RECORD (512 * 1024)
+#define BIG_RECORD ((size_t)512 * 1024)
 
 /* kill_writer_child appends big numbered records until it is killed. */
 static void kill_writer_child(const char *url)

@@ -1,7 +1,7 @@
 /*
  * test_mq.c - mq:/// against real POSIX message queues, across processes.
  */
-#include "harness.h"
+#include "testutil.h"
 
 #include <mqueue.h>
 #include <poll.h>
@@ -11,36 +11,10 @@
 /* mq_url makes a queue name unique to this test; removed at the end. */
 static const char *mq_url(char *buf, size_t size, const char *opts)
 {
-	char name[64];
+	char name[64], plain[96];
 	test_unique(name, sizeof(name), "ipcx-test-mq");
-	snprintf(buf, size, "mq:///%s%s", name, opts);
-	char plain[96];
 	snprintf(plain, sizeof(plain), "mq:///%s", name);
-	test_cleanup_url(plain);
-	return buf;
-}
-
-static ipcx_chan *open_ok(const char *url, int flags)
-{
-	ipcx_chan *ch = NULL;
-	CHECK_RC(ipcx_open(&ch, url, flags, 1000), 0);
-	return ch;
-}
-
-static void expect_msg(ipcx_chan *ch, const char *text, long want_type)
-{
-	char buf[8192];
-	long type = 0;
-	CHECK_RC(ipcx_recv(ch, buf, sizeof(buf), 0, &type, 2000), (long)strlen(text));
-	CHECK(memcmp(buf, text, strlen(text)) == 0);
-	CHECK(type == want_type);
-}
-
-static void wait_child_ok(pid_t pid)
-{
-	int status;
-	CHECK(waitpid(pid, &status, 0) == pid);
-	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	return test_url_opts(buf, size, plain, opts);
 }
 
 /* Higher types overtake; equal types keep their order (type = priority + 1). */
@@ -60,10 +34,10 @@ static void test_priority_order(void)
 		_exit(0);
 	}
 	wait_child_ok(pid);
-	expect_msg(rx, "high", 9);
-	expect_msg(rx, "mid", 5);
-	expect_msg(rx, "low-a", 1);
-	expect_msg(rx, "low-b", 1);
+	expect_msg(rx, 0, "high", 9);
+	expect_msg(rx, 0, "mid", 5);
+	expect_msg(rx, 0, "low-a", 1);
+	expect_msg(rx, 0, "low-b", 1);
 	char buf[16];
 	CHECK_RC(ipcx_recv(rx, buf, sizeof(buf), 3, NULL, 0), -ENOTSUP);
 	ipcx_close(rx);

@@ -3,25 +3,11 @@
  * between processes, the nlmsghdr on the wire (type, sequence, sender
  * port), multicast groups delivering to every member, and the errors.
  */
-#include "harness.h"
+#include "testutil.h"
 
 #include <linux/netlink.h>
 #include <stdint.h>
 #include <sys/socket.h>
-
-static ipcx_chan *open_ok(const char *url, int flags)
-{
-	ipcx_chan *ch = NULL;
-	CHECK_RC(ipcx_open(&ch, url, flags, 0), 0);
-	return ch;
-}
-
-static void wait_child_ok(pid_t pid)
-{
-	int st;
-	CHECK(waitpid(pid, &st, 0) == pid);
-	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
-}
 
 /* A port id no other test uses: our pid with the high bit set, plus n. */
 static unsigned test_port(unsigned n)

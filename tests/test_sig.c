@@ -3,25 +3,11 @@
  * (N sent, N received, in order, up to RLIMIT_SIGPENDING with a clear error
  * beyond), standard signals merged, payloads, and the channel's limits.
  */
-#include "harness.h"
+#include "testutil.h"
 
 #include <poll.h>
 #include <sys/resource.h>
 #include <unistd.h>
-
-static ipcx_chan *open_ok(const char *url, int flags)
-{
-	ipcx_chan *ch = NULL;
-	CHECK_RC(ipcx_open(&ch, url, flags, 0), 0);
-	return ch;
-}
-
-static void wait_child_ok(pid_t pid)
-{
-	int st;
-	CHECK(waitpid(pid, &st, 0) == pid);
-	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
-}
 
 /* Every signal's name parses back to it; other spellings and bad names too. */
 static void test_names(void)

@@ -270,7 +270,7 @@ static void no_last_peer(const char *kind)
 static void make_stale(const char *path)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	CHECK(snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path) < (int)sizeof(sa.sun_path));
 	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
 	CHECK(fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0);
 	close(fd);
@@ -367,8 +367,8 @@ static int raw_connect(const char *url, int type)
 		struct sockaddr_un *un = (struct sockaddr_un *)&ss;
 		char path[256];
 		un->sun_family = AF_UNIX;
-		snprintf(un->sun_path, sizeof(un->sun_path), "%s",
-			 url_path(url, path, sizeof(path)));
+		CHECK(snprintf(un->sun_path, sizeof(un->sun_path), "%s",
+			       url_path(url, path, sizeof(path))) < (int)sizeof(un->sun_path));
 		len = sizeof(*un);
 	}
 	int fd = socket(ss.ss_family, type, 0);

@@ -2,7 +2,7 @@
  * test_sync.c - ipcx_sem, ipcx_mutex, ipcx_lock and ipcx_region across real
  * processes and kernel objects.
  */
-#include "harness.h"
+#include "testutil.h"
 
 #include <fcntl.h>
 #include <sys/ipc.h>
@@ -52,35 +52,11 @@ static void run_body(void (*fn)(void))
 	_exit(1);
 }
 
-static unsigned unique_key(void)
-{
-	static unsigned counter;
-	return 0x5f000000u | (((unsigned)getpid() & 0xffff) << 4) | (counter++ & 0xf);
-}
-
-static void wait_child_ok(pid_t pid)
-{
-	int status;
-	CHECK(waitpid(pid, &status, 0) == pid);
-	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-}
-
-static int run_capture(const char *cmd, char *out, size_t size)
-{
-	FILE *p = popen(cmd, "r");
-	if (!p)
-		return -1;
-	size_t n = fread(out, 1, size - 1, p);
-	out[n] = '\0';
-	int rc = pclose(p);
-	return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
-}
-
 /* ---- semaphores ------------------------------------------------------ */
 
 static ipcx_sem *sysv_set(char *url, size_t size, unsigned nsems, unsigned value)
 {
-	snprintf(url, size, "sysvsem://0x%08x", unique_key());
+	snprintf(url, size, "sysvsem://0x%08x", test_sysv_key(0x5f000000u));
 	sync_cleanup_add('s', url);
 	ipcx_sem *s = NULL;
 	CHECK_RC(ipcx_sem_open(&s, url, IPCX_CREATE | IPCX_EXCL, nsems, value), 0);
@@ -384,7 +360,7 @@ static void region_sysv_body(void)
 	CHECK(strcmp(ipcx_region_addr(r), "written by the child") == 0);
 	ipcx_region_close(r);
 
-	snprintf(url, sizeof(url), "sysvshm://0x%08x", unique_key());
+	snprintf(url, sizeof(url), "sysvshm://0x%08x", test_sysv_key(0x5f000000u));
 	sync_cleanup_add('r', url);
 	CHECK_RC(ipcx_region_open(&r, url, IPCX_CREATE | IPCX_EXCL, 4096), 0);
 	char cmd[128], key[32], owner[64], perms[16];

@@ -2,7 +2,7 @@
  * test_sysvmq.c - sysvmq:// against real System V queues, across processes,
  * and with util-linux ipcmk/ipcs.
  */
-#include "harness.h"
+#include "testutil.h"
 
 #include <fcntl.h>
 #include <sys/ipc.h>
@@ -11,36 +11,8 @@
 /* sysv_url makes a URL for a key unique to this test process; removed at the end. */
 static const char *sysv_url(char *buf, size_t size, const char *opts)
 {
-	static unsigned counter;
-	unsigned key = 0x5e000000u | (((unsigned)getpid() & 0xffff) << 4) | (counter++ & 0xf);
-	snprintf(buf, size, "sysvmq://0x%08x%s", key, opts);
-	char plain[64];
-	snprintf(plain, sizeof(plain), "sysvmq://0x%08x", key);
-	test_cleanup_url(plain);
+	test_sysv_url(buf, size, "sysvmq", 0x5e000000u, opts);
 	return buf;
-}
-
-static ipcx_chan *open_ok(const char *url, int flags)
-{
-	ipcx_chan *ch = NULL;
-	CHECK_RC(ipcx_open(&ch, url, flags, 1000), 0);
-	return ch;
-}
-
-static void expect_msg(ipcx_chan *ch, long selector, const char *text, long want_type)
-{
-	char buf[256];
-	long type = 0;
-	CHECK_RC(ipcx_recv(ch, buf, sizeof(buf), selector, &type, 2000), (long)strlen(text));
-	CHECK(memcmp(buf, text, strlen(text)) == 0);
-	CHECK(type == want_type);
-}
-
-static void wait_child_ok(pid_t pid)
-{
-	int status;
-	CHECK(waitpid(pid, &status, 0) == pid);
-	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
 
 /* A child sends three types; the parent selects them the three msgrcv ways. */
@@ -240,19 +212,6 @@ static void test_ftok_address(void)
 	struct msqid_ds ds;
 	CHECK(msgctl(id, IPC_STAT, &ds) == 0 && ds.msg_qnum == 1);
 	ipcx_close(ch);
-}
-
-/* run_capture runs a shell command and returns its first output line. */
-static int run_capture(const char *cmd, char *out, size_t size)
-{
-	FILE *p = popen(cmd, "r");
-	if (!p)
-		return -1;
-	out[0] = '\0';
-	size_t n = fread(out, 1, size - 1, p);
-	out[n] = '\0';
-	int rc = pclose(p);
-	return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
 }
 
 /* A queue made by util-linux ipcmk, used through sysvmq://id=N. */

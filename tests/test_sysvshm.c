@@ -1,21 +1,16 @@
 /*
  * test_sysvshm.c - sysvshm://: the System V segment + semaphore ring.
  */
-#include "harness.h"
+#include "testutil.h"
 
 #include <sys/ipc.h>
 #include <sys/sem.h>
 #include <sys/shm.h>
 
+/* ring_key makes a URL for a key unique to this test process and returns the key. */
 static unsigned ring_key(char *url, size_t size, const char *opts)
 {
-	static unsigned counter;
-	unsigned key = 0x5d000000u | (((unsigned)getpid() & 0xffff) << 4) | (counter++ & 0xf);
-	snprintf(url, size, "sysvshm://0x%08x%s", key, opts);
-	char plain[64];
-	snprintf(plain, sizeof(plain), "sysvshm://0x%08x", key);
-	test_cleanup_url(plain);
-	return key;
+	return test_sysv_url(url, size, "sysvshm", 0x5d000000u, opts);
 }
 
 static int ipcs_perms(const char *flag, unsigned key, char *perms)
@@ -23,12 +18,7 @@ static int ipcs_perms(const char *flag, unsigned key, char *perms)
 	char cmd[128], out[256], k[32], owner[64];
 	int id;
 	snprintf(cmd, sizeof(cmd), "ipcs %s | grep -i '^0x%08x '", flag, key);
-	FILE *p = popen(cmd, "r");
-	if (!p)
-		return -1;
-	size_t n = fread(out, 1, sizeof(out) - 1, p);
-	out[n] = '\0';
-	pclose(p);
+	(void)run_capture(cmd, out, sizeof(out));
 	return sscanf(out, "%31s %d %63s %15s", k, &id, owner, perms) == 4 ? 0 : -1;
 }
 

@@ -9,6 +9,9 @@
 #include <poll.h>
 #include <time.h>
 
+/* ipcx__backoff_sleep doubles its pause up to this ceiling. */
+#define IPCX__BACKOFF_MAX_US 50000L
+
 int64_t ipcx__now_ns(void)
 {
 	struct timespec ts;
@@ -57,6 +60,21 @@ struct timespec ipcx__deadline_realtime(struct ipcx__deadline d)
 int ipcx__deadline_err(struct ipcx__deadline d)
 {
 	return d.timeout_ms == 0 ? -EAGAIN : -ETIMEDOUT;
+}
+
+int ipcx__backoff_sleep(long *us, struct ipcx__deadline d)
+{
+	int64_t left_ns = d.at_ns == INT64_MAX ? INT64_MAX : d.at_ns - ipcx__now_ns();
+	if (left_ns <= 0)
+		return ipcx__deadline_err(d);
+	int64_t ns = (int64_t)*us * 1000;
+	if (ns > left_ns)
+		ns = left_ns;
+	struct timespec ts = {(time_t)(ns / 1000000000), (long)(ns % 1000000000)};
+	nanosleep(&ts, NULL); /* an interruption only shortens one pause */
+	if (*us < IPCX__BACKOFF_MAX_US)
+		*us *= 2;
+	return 0;
 }
 
 int ipcx__wait_fd(int fd, short events, struct ipcx__deadline d)

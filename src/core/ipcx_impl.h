@@ -61,6 +61,15 @@ struct timespec ipcx__deadline_realtime(struct ipcx__deadline d);
 int ipcx__deadline_err(struct ipcx__deadline d);
 
 /*
+ * ipcx__backoff_sleep pauses *us microseconds (shortened to the deadline)
+ * and doubles *us up to about 50 ms: for retrying what the kernel tells
+ * nobody about when it becomes possible (a listener appearing, room in a
+ * full netlink socket or signal queue). Returns 0, or ipcx__deadline_err(d)
+ * when the deadline has passed and there is no time left to pause.
+ */
+int ipcx__backoff_sleep(long *us, struct ipcx__deadline d);
+
+/*
  * ipcx__wait_fd polls fd for events until the deadline, resuming after
  * EINTR. Returns the revents (> 0) or ipcx__deadline_err(d).
  */
@@ -357,6 +366,14 @@ int ipcx__semtimedop(int semid, struct sembuf *ops, size_t nops, struct ipcx__de
  */
 struct semid_ds;
 int ipcx__sysvsem_await(int id, struct semid_ds *ds);
+
+/*
+ * ipcx__sysvsem_setall gives each semaphore of a set just created its
+ * value from vals (SETALL), then makes one semop that changes nothing, so that
+ * sem_otime tells openers waiting in ipcx__sysvsem_await() the set is
+ * ready. Returns 0 or -errno with ipcx_errmsg() set (src/sync/sem.c).
+ */
+int ipcx__sysvsem_setall(int id, unsigned short *vals);
 
 /* ipcx__proc_limit reads one number from a /proc/sys file into *out. */
 int ipcx__proc_limit(const char *path, long *out);

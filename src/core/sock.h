@@ -81,13 +81,6 @@ int ipcx__sock_cap(const struct ipcx__url *u, int *sndbuf);
  */
 int ipcx__sock_sndbuf(int fd, int sndbuf, size_t *granted);
 
-/*
- * ipcx__backoff_sleep pauses *us microseconds (shortened to the deadline)
- * and doubles *us up to a ceiling. Returns 0, or ipcx__deadline_err(d)
- * when the deadline has passed and there is no time left to pause.
- */
-int ipcx__backoff_sleep(long *us, struct ipcx__deadline d);
-
 /* ---- records over SEQPACKET and DGRAM sockets (src/core/record.c) ---- */
 
 /* A record socket's largest record when the URL gives no ?maxmsg=. */

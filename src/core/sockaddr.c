@@ -16,27 +16,10 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/un.h>
-#include <time.h>
 #include <unistd.h>
 
-/* Pauses between connect attempts grow from 1 ms to 50 ms. */
+/* Pauses between connect attempts start at 1 ms (ipcx__backoff_sleep). */
 #define IPCX__BACKOFF_FIRST_US 1000L
-#define IPCX__BACKOFF_MAX_US 50000L
-
-int ipcx__backoff_sleep(long *us, struct ipcx__deadline d)
-{
-	int64_t left_ns = d.at_ns == INT64_MAX ? INT64_MAX : d.at_ns - ipcx__now_ns();
-	if (left_ns <= 0)
-		return ipcx__deadline_err(d);
-	int64_t ns = (int64_t)*us * 1000;
-	if (ns > left_ns)
-		ns = left_ns;
-	struct timespec ts = {(time_t)(ns / 1000000000), (long)(ns % 1000000000)};
-	nanosleep(&ts, NULL); /* an interruption only shortens one pause */
-	if (*us < IPCX__BACKOFF_MAX_US)
-		*us *= 2;
-	return 0;
-}
 
 /*
  * ipcx__unix_addr reads the address of a unix-family URL: "/abs/path" for a

@@ -55,7 +55,16 @@ static int ipcx__sysvsem_stat(int id, struct semid_ds *ds)
 	return ipcx__fail(-errno, "semaphore set id %d: %s", id, ipcx_strerror(-errno));
 }
 
-/* ipcx__sysvsem_init gives a new set its values and marks it ready (sem_otime). */
+int ipcx__sysvsem_setall(int id, unsigned short *vals)
+{
+	short step = vals[0] < IPCX__SEMVMX ? 1 : -1;
+	struct sembuf touch[2] = {{0, step, IPC_NOWAIT}, {0, (short)-step, IPC_NOWAIT}};
+	if (semctl(id, 0, SETALL, (union ipcx__semun){.array = vals}) < 0 || semop(id, touch, 2) < 0)
+		return ipcx__errno_fail("initialising the semaphore set");
+	return 0;
+}
+
+/* ipcx__sysvsem_init gives every semaphore of a new set the same value. */
 static int ipcx__sysvsem_init(int id, unsigned nsems, unsigned value)
 {
 	unsigned short *vals = malloc(nsems * sizeof(*vals));
@@ -63,13 +72,9 @@ static int ipcx__sysvsem_init(int id, unsigned nsems, unsigned value)
 		return -ENOMEM;
 	for (unsigned i = 0; i < nsems; i++)
 		vals[i] = (unsigned short)value;
-	int rc = semctl(id, 0, SETALL, (union ipcx__semun){.array = vals});
+	int rc = ipcx__sysvsem_setall(id, vals);
 	free(vals);
-	short step = value < IPCX__SEMVMX ? 1 : -1;
-	struct sembuf touch[2] = {{0, step, IPC_NOWAIT}, {0, (short)-step, IPC_NOWAIT}};
-	if (rc < 0 || semop(id, touch, 2) < 0)
-		return ipcx__errno_fail("initialising the semaphore set");
-	return 0;
+	return rc;
 }
 
 int ipcx__sysvsem_await(int id, struct semid_ds *ds)

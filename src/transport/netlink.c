@@ -5,7 +5,8 @@
  *
  * Each message is one datagram holding one nlmsghdr: nlmsg_type is the
  * message type (1..65535), nlmsg_seq counts the channel's sends from 1,
- * nlmsg_pid is the sender's port. A receiver binds PORTID; a sender sends
+ * and nlmsg_pid is 0: the sender's port arrives as the datagram's source
+ * address (nl_pid of recvfrom). A receiver binds PORTID; a sender sends
  * to it. With ?group=N (1..32) senders send to the group and every
  * receiver that joined it gets every message (PORTID is then optional: 0
  * or empty lets the kernel pick the receiver's port).
@@ -23,7 +24,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #define IPCX__NL_CAPS (IPCX_CAP_NAMED | IPCX_CAP_MANY_SENDERS | IPCX_CAP_POLLABLE)
@@ -121,17 +121,6 @@ static int ipcx__nl_open(ipcx_chan **out, const struct ipcx__url *u, int flags,
 	return 0;
 }
 
-/* ipcx__nl_backoff sleeps a little, never past the deadline, while the receiver is full. */
-static void ipcx__nl_backoff(struct ipcx__deadline d, long *us)
-{
-	int64_t left = d.at_ns - ipcx__now_ns();
-	int64_t ns = *us * 1000 < left ? *us * 1000 : left;
-	struct timespec ts = {ns / 1000000000, ns % 1000000000};
-	nanosleep(&ts, NULL);
-	if (*us < 20000)
-		*us *= 2;
-}
-
 static int ipcx__nl_send(ipcx_chan *ch, const void *data, size_t len, long type,
 			 struct ipcx__deadline d)
 {
@@ -162,7 +151,7 @@ static int ipcx__nl_send(ipcx_chan *ch, const void *data, size_t len, long type,
 			return ipcx__fail(ipcx__deadline_err(d), "netlink port %u is full",
 					  (unsigned)nc->port);
 		}
-		ipcx__nl_backoff(d, &backoff_us);
+		(void)ipcx__backoff_sleep(&backoff_us, d);
 	}
 }
 

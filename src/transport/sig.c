@@ -30,7 +30,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
-#include <time.h>
 #include <unistd.h>
 
 #define IPCX__SIG_CAPS                                                         \
@@ -135,17 +134,6 @@ static int ipcx__sig_open(ipcx_chan **out, const struct ipcx__url *u, int flags,
 	return 0;
 }
 
-/* ipcx__sig_backoff sleeps a little, never past the deadline, while the queue is full. */
-static void ipcx__sig_backoff(struct ipcx__deadline d, long *us)
-{
-	int64_t left = d.at_ns - ipcx__now_ns();
-	int64_t ns = *us * 1000 < left ? *us * 1000 : left;
-	struct timespec ts = {ns / 1000000000, ns % 1000000000};
-	nanosleep(&ts, NULL);
-	if (*us < 20000)
-		*us *= 2;
-}
-
 static int ipcx__sig_send(ipcx_chan *ch, const void *data, size_t len, long type,
 			  struct ipcx__deadline d)
 {
@@ -167,7 +155,7 @@ static int ipcx__sig_send(ipcx_chan *ch, const void *data, size_t len, long type
 		/* The receiver's queue is full (RLIMIT_SIGPENDING): wait for it to drain. */
 		if (ipcx__deadline_poll_ms(d) == 0)
 			return ipcx__deadline_err(d);
-		ipcx__sig_backoff(d, &backoff_us);
+		(void)ipcx__backoff_sleep(&backoff_us, d);
 	}
 }
 

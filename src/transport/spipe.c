@@ -2,10 +2,9 @@
  * spipe.c - spipe:// : a stream pipe, socketpair(AF_UNIX, SOCK_STREAM),
  * both ends sending and receiving, made before fork() (seed 000 §3.2).
  */
-#include "ipcx_impl.h"
+#include "sock.h"
 
 #include <errno.h>
-#include <limits.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -13,33 +12,19 @@
 	(IPCX_CAP_POLLABLE | IPCX_CAP_BYTE_STREAM | IPCX_CAP_RELIABLE |        \
 	 IPCX_CAP_FLOW_CONTROL | IPCX_CAP_BIDIRECTIONAL)
 
-/* ipcx__spipe_size applies ?cap= as the send buffer and reports it. */
-static int ipcx__spipe_size(int fd, const struct ipcx__url *u, size_t *capacity)
-{
-	int sz;
-	socklen_t len = sizeof(sz);
-	if (u->has_cap) {
-		sz = u->cap > INT_MAX / 2 ? INT_MAX / 2 : (int)u->cap;
-		if (setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz)) < 0)
-			return ipcx__errno_fail("SO_SNDBUF");
-	}
-	if (getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz, &len) < 0)
-		return ipcx__errno_fail("SO_SNDBUF");
-	*capacity = (size_t)sz;
-	return 0;
-}
-
 static int ipcx__spipe_pair(ipcx_chan *ends[2], const struct ipcx__url *u)
 {
-	int fds[2];
+	int fds[2], sndbuf;
 	size_t max_msg, capacity = 0;
 	int rc = ipcx__stream_max_msg(u, IPCX__STREAM_MAX_MSG, &max_msg);
+	if (rc == 0)
+		rc = ipcx__sock_cap(u, &sndbuf);
 	if (rc < 0)
 		return rc;
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) < 0)
 		return ipcx__errno_fail("socketpair");
 	for (int i = 0; i < 2 && rc == 0; i++)
-		rc = ipcx__spipe_size(fds[i], u, &capacity);
+		rc = ipcx__sock_sndbuf(fds[i], sndbuf, &capacity);
 	if (rc < 0) {
 		close(fds[0]);
 		close(fds[1]);

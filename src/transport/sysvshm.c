@@ -193,7 +193,6 @@ static int ipcx__sysvshm_create(struct ipcx__sysvshm_chan *c, key_t key,
 	c->shmid = shmget(key, bytes, IPC_CREAT | IPC_EXCL | mode);
 	c->hdr = c->shmid < 0 ? (void *)-1 : shmat(c->shmid, NULL, 0);
 	unsigned short vals[IPCX__SEM_N] = {1, (unsigned short)nslots, 0};
-	struct sembuf touch[2] = {{IPCX__SEM_MUTEX, -1, IPC_NOWAIT}, {IPCX__SEM_MUTEX, 1, IPC_NOWAIT}};
 	if (c->hdr == (void *)-1)
 		rc = ipcx__fail(-errno, "shmget/shmat key 0x%08x, %zu bytes: %s", (unsigned)key,
 				bytes, ipcx_strerror(-errno));
@@ -201,9 +200,7 @@ static int ipcx__sysvshm_create(struct ipcx__sysvshm_chan *c, key_t key,
 		*c->hdr = (struct ipcx__sysvshm_hdr){.magic = IPCX__SYSVSHM_MAGIC,
 						     .version = IPCX__SYSVSHM_VERSION,
 						     .nslots = nslots, .slot_size = slot};
-		/* SETALL, then one semop so sem_otime says "ready" to openers. */
-		if (semctl(c->semid, 0, SETALL, vals) < 0 || semop(c->semid, touch, 2) < 0)
-			rc = ipcx__errno_fail("initialising the semaphores");
+		rc = ipcx__sysvsem_setall(c->semid, vals);
 	}
 	if (rc < 0) {
 		if (c->hdr != (void *)-1)

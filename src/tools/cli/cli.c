@@ -118,18 +118,47 @@ int cli_next_opt(struct cli_opts *o)
 	return c;
 }
 
+/* cli_operands_end reports the operand at i, when there is one, as unexpected. */
+static bool cli_operands_end(struct cli_opts *o, int i)
+{
+	if (i >= o->argc)
+		return true;
+	o->status = cli_usage(o->cmd->name, "unexpected argument '%s'", o->argv[i]);
+	return false;
+}
+
 const char *cli_one_operand(struct cli_opts *o, const char *what)
 {
 	if (optind >= o->argc) {
 		o->status = cli_usage(o->cmd->name, "missing %s", what);
 		return NULL;
 	}
-	if (optind + 1 < o->argc) {
-		o->status = cli_usage(o->cmd->name, "unexpected argument '%s'",
-				      o->argv[optind + 1]);
-		return NULL;
+	return cli_operands_end(o, optind + 1) ? o->argv[optind] : NULL;
+}
+
+bool cli_no_operands(struct cli_opts *o)
+{
+	return cli_operands_end(o, optind);
+}
+
+bool cli_flag_opts(struct cli_opts *o, const struct cli_command *cmd, int argc, char **argv,
+		   const char *name, bool *set)
+{
+	const struct option longopts[] = {
+		{name, no_argument, NULL, CLI_OPT_FIRST_FREE},
+		CLI_HELP_OPTION,
+		{0},
+	};
+	int c;
+	*set = false;
+	cli_opts_init(o, cmd, argc, argv, "", longopts);
+	while ((c = cli_next_opt(o)) != -1) {
+		if (c == CLI_OPTS_EXIT)
+			return false;
+		*set = true;
 	}
-	return o->argv[optind];
+	o->longopts = NULL; /* longopts ends here; only the operands are left */
+	return true;
 }
 
 bool cli_parse_long(struct cli_opts *o, const char *name, const char *text, long min,
@@ -166,6 +195,39 @@ bool cli_chan_option(struct cli_opts *o, int c, struct cli_chan_opts *co)
 	default:
 		return false;
 	}
+}
+
+bool cli_event_opts_parse(struct cli_opts *o, const struct cli_command *cmd, int argc,
+			  char **argv, struct cli_event_opts *e)
+{
+	static const struct option longopts[] = {
+		{"count", required_argument, NULL, 'n'},
+		{"timeout", required_argument, NULL, CLI_OPT_TIMEOUT},
+		{"json", no_argument, NULL, CLI_OPT_FIRST_FREE},
+		CLI_HELP_OPTION,
+		{0},
+	};
+	struct cli_chan_opts co = CLI_CHAN_OPTS_DEFAULT;
+	int c;
+	cli_opts_init(o, cmd, argc, argv, "n:", longopts);
+	while ((c = cli_next_opt(o)) != -1) {
+		switch (c) {
+		case CLI_OPTS_EXIT:
+			return false;
+		case 'n':
+			if (!cli_parse_long(o, "-n", optarg, 0, LONG_MAX, &e->count))
+				return false;
+			break;
+		case CLI_OPT_FIRST_FREE:
+			e->json = true;
+			break;
+		default: /* --timeout, the one channel option these commands have */
+			if (!cli_chan_option(o, c, &co))
+				return false;
+		}
+	}
+	e->timeout_ms = co.timeout_ms;
+	return true;
 }
 
 /* cli_should_create decides IPCX_CREATE by the options, the role and the transport. */

@@ -150,6 +150,22 @@ int cli_next_opt(struct cli_opts *o);
 const char *cli_one_operand(struct cli_opts *o, const char *what);
 
 /*
+ * cli_no_operands returns true when nothing is left after the options, or
+ * false after reporting the first operand (o->status is then
+ * CLI_EXIT_USAGE).
+ */
+bool cli_no_operands(struct cli_opts *o);
+
+/*
+ * cli_flag_opts parses the options of a subcommand whose one option is
+ * the long flag --NAME (such as "json"): *set tells whether it was given.
+ * Returns true, or false with the exit status in o->status (after --help
+ * or a usage error). o is then done with options; its operands remain.
+ */
+bool cli_flag_opts(struct cli_opts *o, const struct cli_command *cmd, int argc, char **argv,
+		   const char *name, bool *set);
+
+/*
  * cli_parse_long reads a whole decimal number in [min, max] for option
  * name, reporting a usage error and returning false when it is not one.
  */
@@ -172,6 +188,21 @@ struct cli_chan_opts {
  * (then o->status is CLI_EXIT_USAGE).
  */
 bool cli_chan_option(struct cli_opts *o, int c, struct cli_chan_opts *co);
+
+/* What a subcommand that waits for events takes: -n COUNT, --timeout MS, --json. */
+struct cli_event_opts {
+	int timeout_ms; /* for each event; -1 waits for ever */
+	long count;     /* 0: until the timeout or a signal that ends the command */
+	bool json;
+};
+
+/*
+ * cli_event_opts_parse parses -n COUNT, --timeout MS and --json into e
+ * (count keeps its value when -n is not given). Returns true, or false
+ * with the exit status in o->status; o's operands remain.
+ */
+bool cli_event_opts_parse(struct cli_opts *o, const struct cli_command *cmd, int argc,
+			  char **argv, struct cli_event_opts *e);
 
 /*
  * cli_open opens url for direction (IPCX_SEND or IPCX_RECV). Unless the

@@ -7,8 +7,6 @@
 
 #include <string.h>
 
-enum { LIMITS_OPT_JSON = CLI_OPT_FIRST_FREE };
-
 static void limits_table(const struct inv_limit *lim, size_t n)
 {
 	char value[32];
@@ -39,22 +37,11 @@ static void limits_json(const struct inv_limit *lim, size_t n)
 
 static int limits_run(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{"json", no_argument, NULL, LIMITS_OPT_JSON},
-		CLI_HELP_OPTION,
-		{0},
-	};
 	struct cli_opts o;
-	bool json = false;
-	int c;
-	cli_opts_init(&o, &cli_limits_command, argc, argv, "", longopts);
-	while ((c = cli_next_opt(&o)) != -1) {
-		if (c == CLI_OPTS_EXIT)
-			return o.status;
-		json = true;
-	}
-	if (optind < argc)
-		return cli_usage(o.cmd->name, "unexpected argument '%s'", argv[optind]);
+	bool json;
+	if (!cli_flag_opts(&o, &cli_limits_command, argc, argv, "json", &json) ||
+	    !cli_no_operands(&o))
+		return o.status;
 	struct inv_limit lim[INV_MAX_LIMITS];
 	size_t n = inv_limits(lim, INV_MAX_LIMITS);
 	if (json)

@@ -258,9 +258,7 @@ static int ls_parse(struct ls_args *a, int argc, char **argv)
 		if (rc < 0)
 			return cli_usage(o.cmd->name, "%s", ipcx_errmsg());
 	}
-	if (optind < argc)
-		return cli_usage(o.cmd->name, "unexpected argument '%s'", argv[optind]);
-	return -1;
+	return cli_no_operands(&o) ? -1 : o.status;
 }
 
 static int ls_run(int argc, char **argv)

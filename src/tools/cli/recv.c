@@ -109,8 +109,8 @@ static ssize_t recv_message(ipcx_chan *ch, const struct recv_args *a, struct rec
 	}
 }
 
-/* recv_print writes one message to standard output; 0 or a negative errno. */
-static int recv_print(const struct recv_args *a, const unsigned char *p, size_t len, long type)
+/* recv_print writes one message to standard output, buffered. */
+static void recv_print(const struct recv_args *a, const unsigned char *p, size_t len, long type)
 {
 	if (a->json) {
 		bool utf8 = cli_utf8_valid(p, len);
@@ -122,11 +122,6 @@ static int recv_print(const struct recv_args *a, const unsigned char *p, size_t 
 		if (!a->no_newline)
 			putchar('\n');
 	}
-	/* Each message goes out at once, so a pipeline sees it as it comes. */
-	errno = 0;
-	if (fflush(stdout) != 0 || ferror(stdout))
-		return errno ? -errno : -EIO;
-	return 0;
 }
 
 /*
@@ -144,12 +139,11 @@ static int recv_loop(ipcx_chan *ch, const struct recv_args *a, struct recv_buf *
 			return CLI_EXIT_OK;
 		if (n < 0)
 			return cli_signal ? CLI_EXIT_FAIL : cli_fail(name, a->url, (int)n);
-		int rc = recv_print(a, b->data, (size_t)n, type);
-		if (rc == -EPIPE)
-			cli_signal = SIGPIPE;
-		else if (rc < 0)
-			return cli_failf(name, a->url, "writing standard output: %s",
-					 ipcx_strerror(rc));
+		recv_print(a, b->data, (size_t)n, type);
+		/* Each message goes out at once, so a pipeline sees it as it comes. */
+		int status = cli_flush_output(name, a->url);
+		if (status != 0)
+			return status;
 		if (cli_signal)
 			return CLI_EXIT_FAIL;
 	}

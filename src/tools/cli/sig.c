@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { SIG_OPT_VALUE = CLI_OPT_FIRST_FREE, SIG_OPT_JSON };
+enum { SIG_OPT_VALUE = CLI_OPT_FIRST_FREE };
 
 /* The longest list of signals "sig wait" names in an error line. */
 #define SIG_LIST_MAX 256
@@ -20,9 +20,7 @@ struct sig_wait_args {
 	int *signos;
 	size_t n;
 	char list[SIG_LIST_MAX]; /* the signals as given, for error lines */
-	int timeout_ms;
-	long count; /* 0: until the timeout or a signal that ends the command */
-	bool json;
+	struct cli_event_opts ev;
 };
 
 /* sig_parse_signal reads one signal name or number, as a usage error when it is none. */
@@ -99,34 +97,9 @@ static int sig_wait_signals(struct cli_opts *o, struct sig_wait_args *a)
 /* sig_wait_parse reads "wait SIG... [-n COUNT] [--timeout MS] [--json]". */
 static int sig_wait_parse(int argc, char **argv, struct sig_wait_args *a)
 {
-	static const struct option longopts[] = {
-		{"count", required_argument, NULL, 'n'},
-		{"timeout", required_argument, NULL, CLI_OPT_TIMEOUT},
-		{"json", no_argument, NULL, SIG_OPT_JSON},
-		CLI_HELP_OPTION,
-		{0},
-	};
 	struct cli_opts o;
-	struct cli_chan_opts co = CLI_CHAN_OPTS_DEFAULT;
-	int c;
-	cli_opts_init(&o, &cli_sig_command, argc, argv, "n:", longopts);
-	while ((c = cli_next_opt(&o)) != -1) {
-		switch (c) {
-		case CLI_OPTS_EXIT:
-			return o.status;
-		case 'n':
-			if (!cli_parse_long(&o, "-n", optarg, 0, LONG_MAX, &a->count))
-				return o.status;
-			break;
-		case SIG_OPT_JSON:
-			a->json = true;
-			break;
-		default: /* --timeout, the one channel option sig wait has */
-			if (!cli_chan_option(&o, c, &co))
-				return o.status;
-		}
-	}
-	a->timeout_ms = co.timeout_ms;
+	if (!cli_event_opts_parse(&o, &cli_sig_command, argc, argv, &a->ev))
+		return o.status;
 	return sig_wait_signals(&o, a);
 }
 
@@ -134,7 +107,7 @@ static int sig_wait_parse(int argc, char **argv, struct sig_wait_args *a)
 static void sig_print(const struct sig_wait_args *a, const struct ipcx_siginfo *si)
 {
 	const char *name = ipcx_signal_name(si->signo);
-	if (a->json)
+	if (a->ev.json)
 		printf("{\"signal\":\"%s\",\"signo\":%d,\"code\":%d,\"pid\":%ld,\"uid\":%lu,"
 		       "\"value\":%ld}\n",
 		       name, si->signo, si->code, (long)si->pid, (unsigned long)si->uid, si->value);
@@ -146,7 +119,7 @@ static void sig_print(const struct sig_wait_args *a, const struct ipcx_siginfo *
 /* sig_take waits for one of the signals within the --timeout, in slices. */
 static int sig_take(const struct sig_wait_args *a, struct ipcx_siginfo *si)
 {
-	struct cli_deadline d = cli_deadline_in(a->timeout_ms);
+	struct cli_deadline d = cli_deadline_in(a->ev.timeout_ms);
 	int rc;
 	do
 		rc = ipcx_signal_wait(a->signos, a->n, si, cli_slice_ms(&d));
@@ -154,10 +127,10 @@ static int sig_take(const struct sig_wait_args *a, struct ipcx_siginfo *si)
 	return rc;
 }
 
-/* sig_wait_loop takes and prints a->count signals; returns the exit status. */
+/* sig_wait_loop takes and prints a->ev.count signals; returns the exit status. */
 static int sig_wait_loop(const struct sig_wait_args *a)
 {
-	for (long got = 0; a->count == 0 || got < a->count; got++) {
+	for (long got = 0; a->ev.count == 0 || got < a->ev.count; got++) {
 		struct ipcx_siginfo si;
 		int rc = sig_take(a, &si);
 		if (rc == -EAGAIN)
@@ -174,7 +147,7 @@ static int sig_wait_loop(const struct sig_wait_args *a)
 
 static int sig_wait(int argc, char **argv)
 {
-	struct sig_wait_args a = {.count = 1};
+	struct sig_wait_args a = {.ev.count = 1};
 	int status = sig_wait_parse(argc, argv, &a);
 	if (status < 0) {
 		cli_catch_signals();

@@ -4,8 +4,6 @@
 #include "cli.h"
 #include "inventory.h"
 
-enum { STAT_OPT_JSON = CLI_OPT_FIRST_FREE };
-
 static void stat_count(const char *name, long long n)
 {
 	if (n >= 0)
@@ -63,20 +61,10 @@ static void stat_print(const struct inv_obj *o)
 
 static int stat_run(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{"json", no_argument, NULL, STAT_OPT_JSON},
-		CLI_HELP_OPTION,
-		{0},
-	};
 	struct cli_opts o;
-	bool json = false;
-	int c;
-	cli_opts_init(&o, &cli_stat_command, argc, argv, "", longopts);
-	while ((c = cli_next_opt(&o)) != -1) {
-		if (c == CLI_OPTS_EXIT)
-			return o.status;
-		json = true;
-	}
+	bool json;
+	if (!cli_flag_opts(&o, &cli_stat_command, argc, argv, "json", &json))
+		return o.status;
 	const char *url = cli_one_operand(&o, "URL");
 	if (!url)
 		return o.status;

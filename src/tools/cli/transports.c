@@ -6,8 +6,6 @@
 
 #include <stdint.h>
 
-enum { TRANSPORTS_OPT_MARKDOWN = CLI_OPT_FIRST_FREE };
-
 /* The number of bits a capability flag may use. */
 #define TRANSPORTS_FLAG_BITS 32
 
@@ -70,22 +68,11 @@ static void transports_markdown(FILE *out)
 
 static int transports_run(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{"markdown", no_argument, NULL, TRANSPORTS_OPT_MARKDOWN},
-		CLI_HELP_OPTION,
-		{0},
-	};
 	struct cli_opts o;
-	bool markdown = false;
-	int c;
-	cli_opts_init(&o, &cli_transports_command, argc, argv, "", longopts);
-	while ((c = cli_next_opt(&o)) != -1) {
-		if (c == CLI_OPTS_EXIT)
-			return o.status;
-		markdown = true;
-	}
-	if (optind < argc)
-		return cli_usage(o.cmd->name, "unexpected argument '%s'", argv[optind]);
+	bool markdown;
+	if (!cli_flag_opts(&o, &cli_transports_command, argc, argv, "markdown", &markdown) ||
+	    !cli_no_operands(&o))
+		return o.status;
 	if (markdown)
 		transports_markdown(stdout);
 	else

@@ -7,14 +7,11 @@
 #include "rtnl.h"
 
 #include <errno.h>
-#include <limits.h>
 #include <linux/rtnetlink.h>
 #include <poll.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
-
-enum { WATCH_OPT_JSON = CLI_OPT_FIRST_FREE };
 
 /* The one source there is. */
 #define WATCH_ROUTE "netlink:route"
@@ -22,43 +19,12 @@ enum { WATCH_OPT_JSON = CLI_OPT_FIRST_FREE };
 /* Room for the largest datagram rtnetlink sends a listener. */
 #define WATCH_BUF ((size_t)64 << 10)
 
-struct watch_args {
-	int timeout_ms; /* for each event */
-	long count;     /* 0: until the timeout or a signal that ends the command */
-	bool json;
-};
-
 /* watch_parse fills a from the command line; returns -1 or the exit status. */
-static int watch_parse(struct watch_args *a, int argc, char **argv)
+static int watch_parse(struct cli_event_opts *a, int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{"count", required_argument, NULL, 'n'},
-		{"timeout", required_argument, NULL, CLI_OPT_TIMEOUT},
-		{"json", no_argument, NULL, WATCH_OPT_JSON},
-		CLI_HELP_OPTION,
-		{0},
-	};
 	struct cli_opts o;
-	struct cli_chan_opts co = CLI_CHAN_OPTS_DEFAULT;
-	int c;
-	cli_opts_init(&o, &cli_watch_command, argc, argv, "n:", longopts);
-	while ((c = cli_next_opt(&o)) != -1) {
-		switch (c) {
-		case CLI_OPTS_EXIT:
-			return o.status;
-		case 'n':
-			if (!cli_parse_long(&o, "-n", optarg, 0, LONG_MAX, &a->count))
-				return o.status;
-			break;
-		case WATCH_OPT_JSON:
-			a->json = true;
-			break;
-		default: /* --timeout, the one channel option watch has */
-			if (!cli_chan_option(&o, c, &co))
-				return o.status;
-		}
-	}
-	a->timeout_ms = co.timeout_ms;
+	if (!cli_event_opts_parse(&o, &cli_watch_command, argc, argv, a))
+		return o.status;
 	const char *source = cli_one_operand(&o, "SOURCE");
 	if (!source)
 		return o.status;
@@ -136,7 +102,7 @@ static ssize_t watch_recv(int fd, unsigned char *buf, const struct cli_deadline 
  * len bytes, counting them in *got and stopping at a->count. Returns 0, or
  * -EPROTO for a message that claims more bytes than there are.
  */
-static int watch_datagram(const struct watch_args *a, unsigned char *buf, size_t len,
+static int watch_datagram(const struct cli_event_opts *a, unsigned char *buf, size_t len,
 			  long *got)
 {
 	int left = (int)len; /* int: NLMSG_NEXT may step past the end */
@@ -171,7 +137,7 @@ static int watch_fail(ssize_t err)
 }
 
 /* watch_loop prints a->count events, or with count 0 until the timeout. */
-static int watch_loop(int fd, const struct watch_args *a)
+static int watch_loop(int fd, const struct cli_event_opts *a)
 {
 	static unsigned char buf[WATCH_BUF] __attribute__((aligned(NLMSG_ALIGNTO)));
 	long got = 0;
@@ -191,7 +157,7 @@ static int watch_loop(int fd, const struct watch_args *a)
 
 static int watch_run(int argc, char **argv)
 {
-	struct watch_args a = {.timeout_ms = -1};
+	struct cli_event_opts a = {0};
 	int fd = -1;
 	int status = watch_parse(&a, argc, argv);
 	if (status < 0) {

@@ -9,43 +9,44 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* inv_path_of sets o->path from a "scheme:///abs/path" URL; -ENOENT for any other address. */
-static int inv_path_of(struct inv_obj *o)
+/*
+ * inv_path_stat sets o->path from a "scheme:///abs/path" URL and fills o
+ * from the file there, which must be of type; -ENOENT for any other
+ * address or when there is no such file.
+ */
+static int inv_path_stat(struct inv_obj *o, unsigned type)
 {
 	const char *addr = strstr(o->url, "://") + 3;
 	if (addr[0] != '/')
 		return -ENOENT; /* an abstract socket or a host: nothing in the file system */
 	snprintf(o->path, sizeof(o->path), "%s", addr);
-	return 0;
+	return inv_stat_path(o, type);
+}
+
+/* inv_opened_probe probes a path of type that is held while a process has it open. */
+static int inv_opened_probe(struct inv_obj *o, const struct inv_procs *p, unsigned type)
+{
+	int rc = inv_path_stat(o, type);
+	if (rc == 0)
+		inv_procs_holders(p, o);
+	return rc;
 }
 
 /* A FIFO or a file log is held while a process has it open. */
 static int inv_fifo_probe(struct inv_obj *o, const struct inv_procs *p)
 {
-	int rc = inv_path_of(o);
-	if (rc == 0)
-		rc = inv_stat_path(o, S_IFIFO);
-	if (rc == 0)
-		inv_procs_holders(p, o);
-	return rc;
+	return inv_opened_probe(o, p, S_IFIFO);
 }
 
 static int inv_file_probe(struct inv_obj *o, const struct inv_procs *p)
 {
-	int rc = inv_path_of(o);
-	if (rc == 0)
-		rc = inv_stat_path(o, S_IFREG);
-	if (rc == 0)
-		inv_procs_holders(p, o);
-	return rc;
+	return inv_opened_probe(o, p, S_IFREG);
 }
 
 /* A Unix socket path is in use while a socket is bound to it. */
 static int inv_socket_probe(struct inv_obj *o, const struct inv_procs *p)
 {
-	int rc = inv_path_of(o);
-	if (rc == 0)
-		rc = inv_stat_path(o, S_IFSOCK);
+	int rc = inv_path_stat(o, S_IFSOCK);
 	if (rc < 0)
 		return rc;
 	/* /proc/net/unix names no process, so the holder stays unnamed. */
