@@ -22,6 +22,15 @@
 #define BENCH_MAX_SIZE ((size_t)4 << 20)
 /* The smallest: a message carries its 8-byte sequence number. */
 #define BENCH_MIN_SIZE ((size_t)8)
+/* The message size of the scaling cells (N senders or N receivers). */
+#define BENCH_FAN_SIZE ((size_t)64)
+/* The most senders or receivers of a scaling cell, and CPUs the benchmark lists. */
+#define BENCH_MAX_FAN 255
+#define BENCH_MAX_CPUS 1024
+
+/* The shapes a mechanism can be measured in besides a pair (struct bench_mech.fan). */
+#define BENCH_FAN_IN 1u  /* N senders, 1 receiver, each message to the receiver */
+#define BENCH_FAN_OUT 2u /* 1 sender, N receivers, each message to all of them */
 
 /*
  * What a mechanism shares between the benchmark's processes: names and
@@ -44,6 +53,7 @@ struct bench_link {
 	const struct bench_mech *mech;
 	size_t size;                 /* every message has exactly this size */
 	int side;                    /* 0: the initiator, 1: the responder */
+	bool one_way;                /* a scaling cell: side 0 only sends, side 1 only receives */
 	struct bench_shared *shared; /* see struct bench_shared */
 	int fd[4];                   /* descriptors; -1 when unused */
 	void *p[4];                  /* mappings or library handles */
@@ -61,6 +71,13 @@ struct bench_mech {
 	const char *group; /* "limit", "raw", "ipcx" or "peer" */
 	const char *scheme; /* the ipcx scheme for group "ipcx", else NULL */
 	const void *data;   /* constant data of the mechanism's own */
+	/*
+	 * BENCH_FAN_IN when N processes may send to one receiver through one
+	 * object (the scaling section measures it so); BENCH_FAN_OUT when
+	 * every message goes to every receiver: such a mechanism is measured
+	 * only in the scaling section, 1 sender to N receivers.
+	 */
+	unsigned fan;
 
 	/*
 	 * check tells whether the mechanism can carry messages of size bytes
@@ -97,6 +114,17 @@ struct bench_mech {
 	 * it must accept names that were never created.
 	 */
 	void (*teardown)(const struct bench_shared *s);
+	/*
+	 * Zero copy, all four or none: loan points *buf at room for l->size
+	 * bytes inside the channel and commit publishes what was written
+	 * there; recv_loan points *buf at the next message where it lies and
+	 * release gives it back. The engine uses them instead of send and
+	 * recv when they are set. Each returns 0 or a negative errno.
+	 */
+	int (*loan)(struct bench_link *l, void **buf);
+	int (*commit)(struct bench_link *l);
+	int (*recv_loan)(struct bench_link *l, const void **buf);
+	int (*release)(struct bench_link *l);
 	/*
 	 * solo copies l->size bytes from src to dst inside one process: the
 	 * bandwidth limit. Only the "memcpy" limit has it.
@@ -176,6 +204,13 @@ struct bench_plan {
 	long wake_samples;  /* round trips after an idle pause; 0 skips */
 	int idle_ms;        /* the idle pause before each wake-up round trip */
 	int timeout_s;      /* a cell running longer is killed */
+	/*
+	 * A scaling cell (fan > 0): fan senders or receivers around one hub,
+	 * process k (0: the hub) pinned to cpus[k % ncpus].
+	 */
+	int fan;
+	const int *cpus;
+	int ncpus;
 };
 
 /* The latency distribution of one phase, in nanoseconds. */
@@ -202,6 +237,7 @@ struct bench_result {
 	double msgs_per_s;      /* one way */
 	double mb_per_s;        /* 1 MB = 10^6 bytes */
 	long verified;          /* messages the receiver checked */
+	int fan;                /* a scaling cell's N (plan->fan), 0 for a pair */
 };
 
 /*
@@ -228,6 +264,7 @@ struct bench_sysinfo {
 	char kernel[200];
 	int ncpus;
 	int cpu[2];
+	int order[BENCH_MAX_CPUS]; /* every usable CPU: cpu[0], cpu[1], then the rest */
 	bool smt_siblings;  /* the two CPUs share a core */
 	double clock_ns;    /* cost of one clock_gettime */
 	long msgmax, msgmnb, mq_msgsize_max, mq_msg_max, pipe_max, wmem_max;
@@ -254,6 +291,17 @@ struct bench_report {
 void bench_print_table(FILE *f, const struct bench_report *rep);
 void bench_print_json(FILE *f, const struct bench_report *rep);
 void bench_print_csv(FILE *f, const struct bench_report *rep);
+
+/*
+ * The performance targets of the shm engine (issue 4), as ratios of cells
+ * of one run (targets.c): bench_print_targets writes them as a table
+ * section, bench_json_targets as the JSON member "targets".
+ */
+void bench_print_targets(FILE *f, const struct bench_report *rep);
+void bench_json_targets(FILE *f, const struct bench_report *rep);
+/* bench_find returns rep's successful cell of the mechanism named name, or NULL. */
+const struct bench_result *bench_find(const struct bench_report *rep, const char *name,
+				      size_t size, int fan);
 /*
  * bench_plot draws latency and throughput against size with gnuplot into
  * path (.svg or .png). Returns 0, or -1 after printing why to stderr.

@@ -10,22 +10,28 @@
 #include <string.h>
 #include <unistd.h>
 
-const char bench_usage[] = "[--quick] [--sizes LIST] [--only LIST] [--cpus A,B] [--json|--csv] "
-			   "[--plot FILE.svg|FILE.png]";
+const char bench_usage[] = "[--quick] [--sizes LIST] [--only LIST] [--cpus A,B] [--fan LIST] "
+			   "[--json|--csv] [--plot FILE.svg|FILE.png]";
 const char bench_help[] =
 	"Measures every IPC mechanism of this machine side by side: each ipcx\n"
 	"transport, the raw system calls underneath, ZeroMQ and nng when built in,\n"
 	"and the physical limits (a spinning cache-line ping-pong, single-core\n"
-	"memcpy). Two processes pinned to two CPUs; each cell runs in its own\n"
-	"process group and is killed after a time limit; every object it creates\n"
-	"is removed, also on Ctrl-C. The table goes to standard output, progress\n"
-	"to standard error (see docs/performance.md).\n"
+	"memcpy), with two processes pinned to two CPUs; then the scaling cells,\n"
+	"N senders to 1 receiver and 1 sender to N receivers (64 B, each process\n"
+	"on its own CPU while there are CPUs); then the shm engine's targets, as\n"
+	"ratios of this run's cells. Each cell runs in its own process group and\n"
+	"is killed after a time limit; every object it creates is removed, also\n"
+	"on Ctrl-C. The table goes to standard output, progress to standard error\n"
+	"(see docs/performance.md).\n"
 	"\n"
 	"Options:\n"
-	"  -q, --quick         a short run: 5 sizes, 80 ms per phase (< 60 s on 2 CPUs)\n"
+	"  -q, --quick         a short run: 5 sizes, 80 ms per phase, N = 1, 2 (< 60 s on\n"
+	"                      2 CPUs)\n"
 	"      --sizes LIST    message sizes, e.g. 8,4K,1M (8 B to 4 MiB)\n"
 	"      --only LIST     mechanisms whose name contains one of the words\n"
 	"      --cpus A,B      the initiator's and the responder's CPU\n"
+	"      --fan LIST      the N of the scaling cells, e.g. 1,2,8 (0: none; default\n"
+	"                      1, 2, 4, ... up to the CPUs - 1; --quick: 1,2)\n"
 	"      --phase-ms MS   time per measured phase\n"
 	"      --timeout S     seconds before a cell is killed and reported failed\n"
 	"      --wake N        round trips after 10 ms idle, at 64 B or the next size\n"
@@ -39,16 +45,20 @@ const char bench_help[] =
 static const size_t full_sizes[] = {8, 64, 512, 4096, 32768, 262144, 1 << 20, 4 << 20};
 static const size_t quick_sizes[] = {8, 64, 4096, 65536, 1 << 20};
 #define MAX_SIZES 32
+#define MAX_FANS 16
 #define MAX_MECHS 64
 
-enum { OPT_SIZES = 0x100, OPT_ONLY, OPT_CPUS, OPT_PHASE, OPT_TIMEOUT, OPT_WAKE, OPT_JSON,
-       OPT_CSV, OPT_PLOT, OPT_LIST };
+enum { OPT_SIZES = 0x100, OPT_ONLY, OPT_CPUS, OPT_FAN, OPT_PHASE, OPT_TIMEOUT, OPT_WAKE,
+       OPT_JSON, OPT_CSV, OPT_PLOT, OPT_LIST };
 
 struct options {
 	bool quick, json, csv, list;
 	const char *only, *plot;
 	size_t sizes[MAX_SIZES];
 	size_t nsizes;
+	int fans[MAX_FANS];
+	size_t nfans;
+	bool has_fans;
 	int cpus[2];
 	bool has_cpus;
 	long phase_ms, timeout_s, wake;
@@ -104,6 +114,24 @@ static int parse_long(const char *s, long lo, long hi, long *out)
 	return 0;
 }
 
+/* parse_fans reads the N of the scaling cells; "0" alone asks for none. */
+static int parse_fans(struct options *o, char *list)
+{
+	o->nfans = 0;
+	o->has_fans = true;
+	for (char *t = strtok(list, ","); t; t = strtok(NULL, ",")) {
+		long v;
+		if (o->nfans == MAX_FANS)
+			return usage_error("too many --fan values at '%s'", t);
+		int rc = parse_long(t, 0, BENCH_MAX_FAN, &v);
+		if (rc)
+			return rc;
+		if (v > 0)
+			o->fans[o->nfans++] = (int)v;
+	}
+	return 0;
+}
+
 static int parse_cpus(struct options *o, const char *s)
 {
 	if (sscanf(s, "%d,%d", &o->cpus[0], &o->cpus[1]) != 2)
@@ -118,6 +146,7 @@ static const struct option long_options[] = {
 	{"phase-ms", required_argument, NULL, OPT_PHASE},
 	{"timeout", required_argument, NULL, OPT_TIMEOUT},
 	{"wake", required_argument, NULL, OPT_WAKE},	{"json", no_argument, NULL, OPT_JSON},
+	{"fan", required_argument, NULL, OPT_FAN},
 	{"csv", no_argument, NULL, OPT_CSV},	{"plot", required_argument, NULL, OPT_PLOT},
 	{"list", no_argument, NULL, OPT_LIST},
 	{0, 0, 0, 0},
@@ -131,6 +160,7 @@ static int parse_option(struct options *o, int c)
 	case OPT_SIZES: return parse_sizes(o, optarg);
 	case OPT_ONLY: o->only = optarg; return 0;
 	case OPT_CPUS: return parse_cpus(o, optarg);
+	case OPT_FAN: return parse_fans(o, optarg);
 	case OPT_PHASE: return parse_long(optarg, 1, 600000, &o->phase_ms);
 	case OPT_TIMEOUT: return parse_long(optarg, 1, 86400, &o->timeout_s);
 	case OPT_WAKE: return parse_long(optarg, 0, 100000, &o->wake);
@@ -176,6 +206,8 @@ static struct bench_plan make_plan(const struct options *o, const struct bench_s
 		.wake_samples = o->quick ? 10 : 100,
 		.idle_ms = 10,
 		.timeout_s = o->quick ? 10 : 120,
+		.cpus = si->order,
+		.ncpus = si->ncpus < BENCH_MAX_CPUS ? si->ncpus : BENCH_MAX_CPUS,
 	};
 	if (o->phase_ms > 0)
 		p.phase_ns = (int64_t)o->phase_ms * 1000000;
@@ -184,6 +216,24 @@ static struct bench_plan make_plan(const struct options *o, const struct bench_s
 	if (o->wake >= 0)
 		p.wake_samples = o->wake;
 	return p;
+}
+
+/*
+ * default_fans sets the N of the scaling cells when --fan did not: 1 and 2
+ * for --quick, else 1, 2, 4, ... and the number of CPUs - 1 (each process
+ * on its own CPU).
+ */
+static void default_fans(struct options *o, int ncpus)
+{
+	if (o->has_fans)
+		return;
+	int top = o->quick ? 2 : ncpus - 1 < 1 ? 1 : ncpus - 1;
+	if (top > BENCH_MAX_FAN)
+		top = BENCH_MAX_FAN;
+	for (int n = 1; n <= top && o->nfans < MAX_FANS - 1; n *= 2)
+		o->fans[o->nfans++] = n;
+	if (o->fans[o->nfans - 1] != top)
+		o->fans[o->nfans++] = top;
 }
 
 /* wanted says whether --only selects the mechanism (any word in its name). */
@@ -230,8 +280,11 @@ static void progress(size_t done, size_t total, const struct bench_result *r)
 		fprintf(stderr, "\r%-78s\r", "");
 		return;
 	}
-	fprintf(stderr, "\r[%3zu/%zu] %-18s %-8s", done, total, r->mech->name,
-		bench_size_str(r->size, sz, sizeof(sz)));
+	if (r->fan > 0)
+		snprintf(sz, sizeof(sz), "N=%d", r->fan);
+	else
+		bench_size_str(r->size, sz, sizeof(sz));
+	fprintf(stderr, "\r[%3zu/%zu] %-22s %-8s", done, total, r->mech->name, sz);
 	fflush(stderr);
 }
 
@@ -259,6 +312,26 @@ static size_t run_matrix(const struct options *o, const struct bench_plan *plan,
 			res[n] = (struct bench_result){.mech = mechs[m], .size = o->sizes[s]};
 			progress(n + 1, total, &res[n]);
 			bench_run_cell(mechs[m], o->sizes[s], &p, &res[n]);
+			n++;
+		}
+	}
+	progress(0, 0, NULL);
+	return n;
+}
+
+/* run_scaling measures every scaling mechanism at every N, after the n cells in res. */
+static size_t run_scaling(const struct options *o, const struct bench_plan *plan,
+			  const struct bench_mech **mechs, size_t nm, struct bench_result *res, size_t n)
+{
+	size_t total = n + nm * o->nfans;
+	for (size_t f = 0; f < o->nfans; f++) {
+		struct bench_plan p = *plan;
+		p.fan = o->fans[f];
+		p.wake_samples = 0;
+		for (size_t m = 0; m < nm; m++) {
+			res[n] = (struct bench_result){.mech = mechs[m], .size = BENCH_FAN_SIZE, .fan = p.fan};
+			progress(n + 1, total, &res[n]);
+			bench_run_cell(mechs[m], BENCH_FAN_SIZE, &p, &res[n]);
 			n++;
 		}
 	}
@@ -301,10 +374,16 @@ int bench_main(int argc, char **argv)
 	int rc = parse_options(&o, argc, argv);
 	if (rc)
 		return rc;
-	const struct bench_mech *mechs[MAX_MECHS];
-	size_t nm = mechanisms(o.only, mechs);
+	const struct bench_mech *all[MAX_MECHS], *mechs[MAX_MECHS], *fans[MAX_MECHS];
+	size_t na = mechanisms(o.only, all), nm = 0, nf = 0;
 	if (o.list)
-		return list_mechanisms(mechs, nm);
+		return list_mechanisms(all, na);
+	for (size_t i = 0; i < na; i++) {
+		if (!(all[i]->fan & BENCH_FAN_OUT))
+			mechs[nm++] = all[i];
+		if (all[i]->fan)
+			fans[nf++] = all[i];
+	}
 	struct bench_sysinfo si;
 	char why[160];
 	if (bench_sysinfo_read(&si, o.has_cpus ? o.cpus : NULL, why, sizeof(why)) < 0) {
@@ -312,7 +391,8 @@ int bench_main(int argc, char **argv)
 		return 2;
 	}
 	struct bench_plan plan = make_plan(&o, &si);
-	struct bench_result *res = calloc(nm * o.nsizes, sizeof(*res));
+	default_fans(&o, si.ncpus);
+	struct bench_result *res = calloc(nm * o.nsizes + nf * o.nfans + 1, sizeof(*res));
 	if (!res) {
 		fprintf(stderr, "ipcx bench: out of memory\n");
 		return 1;
@@ -321,6 +401,7 @@ int bench_main(int argc, char **argv)
 	int64_t t0 = bench_now_ns();
 	struct bench_report rep = {.si = &si, .plan = &plan, .quick = o.quick, .results = res};
 	rep.nresults = run_matrix(&o, &plan, mechs, nm, res);
+	rep.nresults = run_scaling(&o, &plan, fans, nf, res, rep.nresults);
 	rep.seconds = (double)(bench_now_ns() - t0) / 1e9;
 	rc = report(&o, &rep);
 	free(res);

@@ -9,7 +9,13 @@
  *  - a connected one (IPCX_CAP_CONNECTED) has the responder listen on one
  *    address (IPCX_CREATE) and the initiator connect to it;
  *  - any other named one uses two objects, one per direction: each side
- *    creates the one it receives from and opens the other for sending.
+ *    creates the one it receives from and opens the other for sending;
+ *    in a scaling cell only the first, which every receiver opens and
+ *    every sender sends to.
+ *
+ * "ipcx shm:// loan" is shm:// through the zero-copy calls (ipcx_loan and
+ * ipcx_commit, ipcx_recv_loan and ipcx_release); "ipcx shm:// broadcast"
+ * is measured only in the scaling section, one sender to N receivers.
  */
 #include "bench.h"
 #include "ipcx.h"
@@ -33,6 +39,12 @@ enum ipcx_addr {
 	IPCX_ADDR_NAME, /* prefix + a unique name */
 	IPCX_ADDR_PORT, /* prefix + a free loopback port */
 	IPCX_ADDR_KEY,  /* prefix + a System V key from the pid */
+	/*
+	 * prefix + a number from the receiving process's pid (pid_base | pid):
+	 * known only after the fork, so each receiver opens its end, then
+	 * publishes the URL in the shared names for the sender to wait for.
+	 */
+	IPCX_ADDR_PID,
 };
 
 /*
@@ -47,20 +59,39 @@ struct ipcx_form {
 	enum ipcx_addr addr;
 	const char *options; /* URL options, "" for none */
 	bool sized;
+	unsigned fan;       /* BENCH_FAN_IN or BENCH_FAN_OUT when measured so */
+	bool zero_copy;     /* loan and commit, recv_loan and release */
+	unsigned pid_base;  /* IPCX_ADDR_PID: or-ed into the pid */
+	/*
+	 * The library may lack these options (a pattern still being built):
+	 * check opens a throwaway object with them, and when that is refused
+	 * the mechanism is skipped with missing as the reason.
+	 */
+	const char *missing;
 };
 
+/* A netlink port id above any pid and below the kernel's automatic ones. */
+#define IPCX_NETLINK_PORT_BASE 0x40000000u
+
 static const struct ipcx_form ipcx_forms[] = {
-	{"shm", "", "shm://", IPCX_ADDR_NAME, "", true},
-	{"shm", " spsc", "shm://", IPCX_ADDR_NAME, "pattern=spsc", true},
-	{"fifo", "", "fifo:///tmp/", IPCX_ADDR_NAME, "", false},
-	{"unix", "", "unix:///tmp/", IPCX_ADDR_NAME, "", false},
-	{"unixseq", "", "unixseq:///tmp/", IPCX_ADDR_NAME, "", false},
-	{"unixdgram", "", "unixdgram:///tmp/", IPCX_ADDR_NAME, "", false},
-	{"tcp", "", "tcp://127.0.0.1:", IPCX_ADDR_PORT, "", false},
-	{"sysvmq", "", "sysvmq://", IPCX_ADDR_KEY, "", false},
-	{"mq", "", "mq:///", IPCX_ADDR_NAME, "", false},
-	{"sysvshm", "", "sysvshm://", IPCX_ADDR_KEY, "", false},
-	{"file", "", "file:///tmp/", IPCX_ADDR_NAME, "", false},
+	{"shm", "", "shm://", IPCX_ADDR_NAME, "", true, BENCH_FAN_IN, false, 0, NULL},
+	{"shm", " spsc", "shm://", IPCX_ADDR_NAME, "pattern=spsc", true, 0, false, 0, NULL},
+	{"shm", " loan", "shm://", IPCX_ADDR_NAME, "", true, 0, true, 0, NULL},
+	{"shm", " broadcast", "shm://", IPCX_ADDR_NAME, "pattern=broadcast", true, BENCH_FAN_OUT,
+	 false, 0, "pattern=broadcast not in this build"},
+	{"fifo", "", "fifo:///tmp/", IPCX_ADDR_NAME, "", false, BENCH_FAN_IN, false, 0, NULL},
+	{"unix", "", "unix:///tmp/", IPCX_ADDR_NAME, "", false, 0, false, 0, NULL},
+	{"unixseq", "", "unixseq:///tmp/", IPCX_ADDR_NAME, "", false, 0, false, 0, NULL},
+	{"unixdgram", "", "unixdgram:///tmp/", IPCX_ADDR_NAME, "", false, BENCH_FAN_IN, false, 0,
+	 NULL},
+	{"tcp", "", "tcp://127.0.0.1:", IPCX_ADDR_PORT, "", false, 0, false, 0, NULL},
+	{"sysvmq", "", "sysvmq://", IPCX_ADDR_KEY, "", false, BENCH_FAN_IN, false, 0, NULL},
+	{"mq", "", "mq:///", IPCX_ADDR_NAME, "", false, BENCH_FAN_IN, false, 0, NULL},
+	{"sysvshm", "", "sysvshm://", IPCX_ADDR_KEY, "", false, 0, false, 0, NULL},
+	{"file", "", "file:///tmp/", IPCX_ADDR_NAME, "", false, 0, false, 0, NULL},
+	{"sig", "", "sig://", IPCX_ADDR_PID, "", false, 0, false, 0, NULL},
+	{"netlink", "", "netlink://", IPCX_ADDR_PID, "", false, 0, false, IPCX_NETLINK_PORT_BASE,
+	 NULL},
 };
 
 /* The smallest queue a sized URL asks for, and how many messages it holds. */
@@ -71,24 +102,6 @@ static unsigned ipcx_flags(const struct bench_mech *m)
 {
 	struct ipcx_caps caps;
 	return ipcx_transport_caps(m->scheme, &caps) == 0 ? caps.flags : 0;
-}
-
-static bool ipcx_check(const struct bench_mech *m, size_t size, char *why, size_t n)
-{
-	struct ipcx_caps caps;
-	if (ipcx_transport_caps(m->scheme, &caps) < 0) {
-		snprintf(why, n, "%s", ipcx_errmsg());
-		return false;
-	}
-	if ((caps.flags & IPCX_CAP_NAMED) && !m->data) {
-		snprintf(why, n, "no benchmark address for %s://", m->scheme);
-		return false;
-	}
-	if (size > caps.max_msg) {
-		snprintf(why, n, "%s:// frames <= %zu B", m->scheme, caps.max_msg);
-		return false;
-	}
-	return true;
 }
 
 static int ipcx_fail(int rc, char *why, size_t n, const char *what)
@@ -113,12 +126,10 @@ static int ipcx_free_port(char *why, size_t n)
 	return rc;
 }
 
-/* ipcx_name writes the URL of object i (0: side 0 to 1, 1: the answers). */
-static int ipcx_name(struct bench_link *l, int i, char *why, size_t n)
+/* ipcx_name writes into url (len bytes) the address of object i (0: side 0 to 1, 1: back). */
+static int ipcx_name(struct bench_link *l, int i, char *url, size_t len, char *why, size_t n)
 {
 	const struct ipcx_form *f = l->mech->data;
-	char *url = l->shared->name[i];
-	size_t len = sizeof(l->shared->name[i]);
 	char base[96];
 	int port = 0;
 	if (f->addr == IPCX_ADDR_PORT && (port = ipcx_free_port(why, n)) < 0)
@@ -128,6 +139,8 @@ static int ipcx_name(struct bench_link *l, int i, char *why, size_t n)
 		snprintf(url, len, "%s%s", f->prefix, base);
 	else if (f->addr == IPCX_ADDR_PORT)
 		snprintf(url, len, "%s%d", f->prefix, port);
+	else if (f->addr == IPCX_ADDR_PID)
+		snprintf(url, len, "%s%u", f->prefix, f->pid_base | (unsigned)getpid());
 	else
 		snprintf(url, len, "%s0x%x", f->prefix, 0x1b000000u | ((unsigned)getpid() << 1 | (unsigned)i));
 	size_t used = strlen(url);
@@ -143,6 +156,70 @@ static int ipcx_name(struct bench_link *l, int i, char *why, size_t n)
 	return 0;
 }
 
+/*
+ * ipcx_publish stores url as shared name i for the other side, its first
+ * byte last, so that ipcx_await never reads half a name.
+ */
+static void ipcx_publish(struct bench_link *l, int i, const char *url)
+{
+	char *name = l->shared->name[i];
+	snprintf(name + 1, sizeof(l->shared->name[i]) - 1, "%s", url + 1);
+	__atomic_store_n(&name[0], url[0], __ATOMIC_RELEASE);
+}
+
+/* ipcx_await waits until shared name i is published: 0, or -ETIMEDOUT. */
+static int ipcx_await(struct bench_link *l, int i)
+{
+	int64_t end = bench_now_ns() + (int64_t)IPCX_OPEN_WAIT_MS * 1000000;
+	while (!__atomic_load_n(&l->shared->name[i][0], __ATOMIC_ACQUIRE)) {
+		if (bench_now_ns() >= end)
+			return -ETIMEDOUT;
+		nanosleep(&(struct timespec){0, 100000}, NULL);
+	}
+	return 0;
+}
+
+/*
+ * ipcx_probe opens and removes a throwaway object with the form's options:
+ * false, with the form's reason, when the library refuses them.
+ */
+static bool ipcx_probe(const struct bench_mech *m, char *why, size_t n)
+{
+	struct bench_shared shared = {.id = {-1, -1}};
+	struct bench_link l = {.mech = m, .size = BENCH_FAN_SIZE, .shared = &shared};
+	const struct ipcx_form *f = m->data;
+	ipcx_chan *ch = NULL;
+	if (ipcx_name(&l, 0, shared.name[0], sizeof(shared.name[0]), why, n) < 0)
+		return false;
+	int rc = ipcx_open(&ch, shared.name[0], IPCX_RECV | IPCX_CREATE, 0);
+	ipcx_close(ch);
+	ipcx_unlink(shared.name[0]);
+	if (rc == -ENOTSUP || rc == -EINVAL) {
+		snprintf(why, n, "%s", f->missing);
+		return false;
+	}
+	return true;
+}
+
+static bool ipcx_check(const struct bench_mech *m, size_t size, char *why, size_t n)
+{
+	struct ipcx_caps caps;
+	if (ipcx_transport_caps(m->scheme, &caps) < 0) {
+		snprintf(why, n, "%s", ipcx_errmsg());
+		return false;
+	}
+	if ((caps.flags & IPCX_CAP_NAMED) && !m->data) {
+		snprintf(why, n, "no benchmark address for %s://", m->scheme);
+		return false;
+	}
+	if (size > caps.max_msg) {
+		snprintf(why, n, "%s:// frames <= %zu B", m->scheme, caps.max_msg);
+		return false;
+	}
+	const struct ipcx_form *f = m->data;
+	return !f || !f->missing || ipcx_probe(m, why, n);
+}
+
 /* p[0] receives and p[1] sends; p[2] and p[3] hold the other pair's ends. */
 static int ipcx_setup(struct bench_link *l, char *why, size_t n)
 {
@@ -155,9 +232,11 @@ static int ipcx_setup(struct bench_link *l, char *why, size_t n)
 			rc = ipcx_pair(url, (ipcx_chan **)&l->p[2]);
 		return rc < 0 ? ipcx_fail(rc, why, n, "ipcx_pair") : 0;
 	}
-	int rc = ipcx_name(l, 0, why, n);
-	if (rc == 0 && !(flags & IPCX_CAP_CONNECTED))
-		rc = ipcx_name(l, 1, why, n);
+	const struct ipcx_form *f = l->mech->data;
+	int rc = 0;
+	for (int i = 0; i < 2 && rc == 0 && f->addr != IPCX_ADDR_PID; i++)
+		if (i == 0 || !(flags & IPCX_CAP_CONNECTED))
+			rc = ipcx_name(l, i, l->shared->name[i], sizeof(l->shared->name[i]), why, n);
 	return rc;
 }
 
@@ -189,20 +268,52 @@ static int ipcx_open_retry(ipcx_chan **ch, const char *url, int flags)
 	}
 }
 
+/*
+ * ipcx_open_recv opens this side's receiving end, object i, creating it;
+ * an address made from the pid is made now and then published.
+ */
+static int ipcx_open_recv(struct bench_link *l, ipcx_chan **ch, int i, char *why, size_t n)
+{
+	const struct ipcx_form *f = l->mech->data;
+	if (f->addr != IPCX_ADDR_PID)
+		return ipcx_open(ch, l->shared->name[i], IPCX_RECV | IPCX_CREATE, IPCX_OPEN_WAIT_MS);
+	char url[sizeof(l->shared->name[i])];
+	int rc = ipcx_name(l, i, url, sizeof(url), why, n);
+	if (rc == 0)
+		rc = ipcx_open(ch, url, IPCX_RECV, IPCX_OPEN_WAIT_MS);
+	if (rc == 0)
+		ipcx_publish(l, i, url);
+	return rc;
+}
+
+/* ipcx_open_send opens object i for sending, once it has a name and exists. */
+static int ipcx_open_send(struct bench_link *l, ipcx_chan **ch, int i)
+{
+	int rc = ipcx_await(l, i);
+	return rc < 0 ? rc : ipcx_open_retry(ch, l->shared->name[i], IPCX_SEND);
+}
+
+/*
+ * ipcx_open_named connects this side: through the one address of a
+ * connected transport, else through object 0 alone in a scaling cell
+ * (side 0 sends, side 1 receives), else through both objects.
+ */
 static int ipcx_open_named(struct bench_link *l, unsigned flags, char *why, size_t n)
 {
 	ipcx_chan *recv = NULL, *send = NULL;
-	const char *name[2] = {l->shared->name[0], l->shared->name[1]};
 	int rc;
 	if (flags & IPCX_CAP_CONNECTED) {
+		const char *name = l->shared->name[0];
 		int both = IPCX_SEND | IPCX_RECV;
-		rc = l->side == 1 ? ipcx_open(&recv, name[0], both | IPCX_CREATE, IPCX_OPEN_WAIT_MS)
-				  : ipcx_open_retry(&recv, name[0], both);
+		rc = l->side == 1 ? ipcx_open(&recv, name, both | IPCX_CREATE, IPCX_OPEN_WAIT_MS)
+				  : ipcx_open_retry(&recv, name, both);
 		send = recv;
+	} else if (l->one_way) {
+		rc = l->side == 1 ? ipcx_open_recv(l, &recv, 0, why, n) : ipcx_open_send(l, &send, 0);
 	} else {
-		rc = ipcx_open(&recv, name[1 - l->side], IPCX_RECV | IPCX_CREATE, IPCX_OPEN_WAIT_MS);
+		rc = ipcx_open_recv(l, &recv, 1 - l->side, why, n);
 		if (rc == 0)
-			rc = ipcx_open_retry(&send, name[l->side], IPCX_SEND);
+			rc = ipcx_open_send(l, &send, l->side);
 	}
 	if (rc < 0) {
 		ipcx_close(recv);
@@ -240,6 +351,32 @@ static int ipcx_bench_recv(struct bench_link *l, void *buf)
 	return (size_t)r == l->size ? 0 : -EPROTO;
 }
 
+static int ipcx_bench_loan(struct bench_link *l, void **buf)
+{
+	return ipcx_loan(l->p[1], l->size, buf, -1);
+}
+
+static int ipcx_bench_commit(struct bench_link *l)
+{
+	return ipcx_commit(l->p[1], l->size, 1);
+}
+
+static int ipcx_bench_recv_loan(struct bench_link *l, const void **buf)
+{
+	ssize_t r = ipcx_recv_loan(l->p[0], buf, 0, NULL, -1);
+	if (r < 0)
+		return (int)r;
+	if ((size_t)r == l->size)
+		return 0;
+	ipcx_release(l->p[0]);
+	return -EPROTO;
+}
+
+static int ipcx_bench_release(struct bench_link *l)
+{
+	return ipcx_release(l->p[0]);
+}
+
 static void ipcx_bench_close(struct bench_link *l)
 {
 	if (l->p[1] != l->p[0])
@@ -263,11 +400,17 @@ static void ipcx_add(const struct bench_mech **out, size_t *n, const char *schem
 		     const struct ipcx_form *f)
 {
 	snprintf(ipcx_names[*n], sizeof(ipcx_names[*n]), "ipcx %s://%s", scheme, f ? f->variant : "");
+	bool zero_copy = f && f->zero_copy;
 	ipcx_mechs[*n] = (struct bench_mech){
 		.name = ipcx_names[*n],
 		.group = "ipcx",
 		.scheme = scheme,
 		.data = f,
+		.fan = f ? f->fan : 0,
+		.loan = zero_copy ? ipcx_bench_loan : NULL,
+		.commit = zero_copy ? ipcx_bench_commit : NULL,
+		.recv_loan = zero_copy ? ipcx_bench_recv_loan : NULL,
+		.release = zero_copy ? ipcx_bench_release : NULL,
 		.check = ipcx_check,
 		.setup = ipcx_setup,
 		.open = ipcx_open_side,

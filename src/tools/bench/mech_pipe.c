@@ -27,6 +27,7 @@ static int pipe_open(struct bench_link *l, char *why, size_t n)
 const struct bench_mech bench_mech_pipe = {
 	.name = "pipe",
 	.group = "raw",
+	.fan = BENCH_FAN_IN,
 	.setup = pipe_setup,
 	.open = pipe_open,
 	.send = bench_fd_send,

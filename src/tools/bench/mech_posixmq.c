@@ -76,6 +76,7 @@ static void posixmq_teardown(const struct bench_shared *s)
 const struct bench_mech bench_mech_posixmq = {
 	.name = "posix mq",
 	.group = "raw",
+	.fan = BENCH_FAN_IN,
 	.check = posixmq_check,
 	.setup = posixmq_setup,
 	.open = posixmq_open,

@@ -83,6 +83,7 @@ static void sysvmq_teardown(const struct bench_shared *s)
 const struct bench_mech bench_mech_sysvmq = {
 	.name = "sysv msgq",
 	.group = "raw",
+	.fan = BENCH_FAN_IN,
 	.check = sysvmq_check,
 	.setup = sysvmq_setup,
 	.open = sysvmq_open,

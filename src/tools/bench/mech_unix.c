@@ -98,6 +98,7 @@ static int unix_dgram_recv(struct bench_link *l, void *buf)
 const struct bench_mech bench_mech_unix_dgram = {
 	.name = "unix dgram",
 	.group = "raw",
+	.fan = BENCH_FAN_IN,
 	.check = unix_dgram_check,
 	.setup = unix_dgram_setup,
 	.open = unix_dgram_open,

@@ -25,7 +25,7 @@ static bool has_value(const struct bench_report *rep, const struct bench_mech *m
 {
 	for (size_t i = 0; i < rep->nresults; i++) {
 		const struct bench_result *r = &rep->results[i];
-		if (r->mech == m && r->status == BENCH_OK &&
+		if (r->mech == m && r->status == BENCH_OK && r->fan == 0 &&
 		    (col == 2 ? r->lat.samples > 0 : r->mb_per_s > 0))
 			return true;
 	}
@@ -51,7 +51,7 @@ static size_t write_data(FILE *f, const struct bench_report *rep, const struct b
 		mechs[nm++] = m;
 		for (size_t j = i; j < rep->nresults; j++) {
 			const struct bench_result *r = &rep->results[j];
-			if (r->mech != m || r->status != BENCH_OK)
+			if (r->mech != m || r->status != BENCH_OK || r->fan > 0)
 				continue;
 			fprintf(f, "%zu ", r->size);
 			fprintf(f, r->lat.samples > 0 ? "%.4f " : "NaN ", r->lat.p50 / 1000);

@@ -1,7 +1,8 @@
 /*
  * report.c - the results as a table for people (grouped by size, the best
  * value of each column marked, each row also relative to the physical
- * limit), and as JSON and CSV for programs.
+ * limit; then the scaling cells, one row per mechanism and one column per
+ * N), and as JSON and CSV for programs.
  */
 #include "bench.h"
 
@@ -61,7 +62,7 @@ static const char *fmt_ratio(double v, char *buf, size_t n)
 	if (v <= 0 || !isfinite(v))
 		snprintf(buf, n, "-");
 	else
-		snprintf(buf, n, v < 10 ? "%.1f" : "%.0f", v);
+		snprintf(buf, n, v < 0.1 ? "%.1g" : v < 10 ? "%.1f" : "%.0f", v);
 	return buf;
 }
 
@@ -73,12 +74,13 @@ static const bool col_lower[NCOLS] = {true, true, true, true, true, false, false
 static const char *const col_head[NCOLS] = {"p50", "p99", "p99.9", "max", "xlim",
 					    "msg/s", "MB/s", "xlim"};
 
-static const struct bench_result *find(const struct bench_report *rep,
-				       const struct bench_mech *m, size_t size)
+const struct bench_result *bench_find(const struct bench_report *rep, const char *name,
+				      size_t size, int fan)
 {
 	for (size_t i = 0; i < rep->nresults; i++) {
 		const struct bench_result *r = &rep->results[i];
-		if (r->mech == m && r->size == size && r->status == BENCH_OK)
+		if (strcmp(r->mech->name, name) == 0 && r->size == size && r->fan == fan &&
+		    r->status == BENCH_OK)
 			return r;
 	}
 	return NULL;
@@ -87,8 +89,8 @@ static const struct bench_result *find(const struct bench_report *rep,
 static void row_values(const struct bench_report *rep, const struct bench_result *r,
 		       double v[NCOLS])
 {
-	const struct bench_result *lat = find(rep, &bench_mech_cacheline, r->size);
-	const struct bench_result *bw = find(rep, &bench_mech_memcpy, r->size);
+	const struct bench_result *lat = bench_find(rep, bench_mech_cacheline.name, r->size, 0);
+	const struct bench_result *bw = bench_find(rep, bench_mech_memcpy.name, r->size, 0);
 	v[C_P50] = r->lat.p50;
 	v[C_P99] = r->lat.p99;
 	v[C_P999] = r->lat.p999;
@@ -107,7 +109,8 @@ static void best_of_size(const struct bench_report *rep, size_t size, double bes
 	for (size_t i = 0; i < rep->nresults; i++) {
 		const struct bench_result *r = &rep->results[i];
 		double v[NCOLS];
-		if (r->size != size || r->status != BENCH_OK || strcmp(r->mech->group, "limit") == 0)
+		if (r->size != size || r->fan > 0 || r->status != BENCH_OK ||
+		    strcmp(r->mech->group, "limit") == 0)
 			continue;
 		row_values(rep, r, v);
 		for (int c = 0; c < NCOLS; c++)
@@ -166,7 +169,7 @@ static void print_size(FILE *f, const struct bench_report *rep, size_t size)
 		fprintf(f, "%s%8s ", c == C_MSGS ? " |" : "", col_head[c]);
 	fputc('\n', f);
 	for (size_t i = 0; i < rep->nresults; i++)
-		if (rep->results[i].size == size)
+		if (rep->results[i].size == size && rep->results[i].fan == 0)
 			print_row(f, rep, &rep->results[i], best);
 }
 
@@ -190,6 +193,8 @@ static void print_header(FILE *f, const struct bench_report *rep)
 		   "every byte, %.0f ms per cell;\n"
 		   "         waiting: kernel mechanisms block; ipcx shm:// spins briefly, then "
 		   "sleeps on a futex; the cache-line limit only spins;\n"
+		   "         ipcx shm:// loan = the zero-copy calls: the sender writes in place, the "
+		   "receiver reads in place (no payload copy in the round trip);\n"
 		   "         xlim = times the physical limit (cache-line spin round trip; "
 		   "single-core memcpy bandwidth); * = best\n",
 		(double)p->phase_ns / 1e6, (double)p->phase_ns / 1e6);
@@ -214,18 +219,108 @@ static void print_wakeup(FILE *f, const struct bench_report *rep)
 	}
 }
 
+/* ---- the scaling section -------------------------------------------------- */
+
+/* scaling_fans collects the distinct N of the scaling cells, in run order. */
+static size_t scaling_fans(const struct bench_report *rep, int *fans, size_t max)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < rep->nresults; i++) {
+		int fan = rep->results[i].fan;
+		bool seen = fan == 0;
+		for (size_t k = 0; k < n && !seen; k++)
+			seen = fans[k] == fan;
+		if (!seen && n < max)
+			fans[n++] = fan;
+	}
+	return n;
+}
+
+/* first_of says whether results[i] is its mechanism's first scaling cell. */
+static bool first_of(const struct bench_report *rep, size_t i)
+{
+	for (size_t j = 0; j < i; j++)
+		if (rep->results[j].fan > 0 && rep->results[j].mech == rep->results[i].mech)
+			return false;
+	return rep->results[i].fan > 0;
+}
+
+/*
+ * print_scaling_row prints one mechanism's rates, one column per N; a cell
+ * that did not run shows "-" and its reason follows below the row (once,
+ * when every cell of the row has the same one).
+ */
+static void print_scaling_row(FILE *f, const struct bench_report *rep, const struct bench_mech *m,
+			      const int *fans, size_t nfans)
+{
+	char num[32];
+	const struct bench_result *bad[64];
+	size_t nbad = 0;
+	fprintf(f, "  %-22s", m->name);
+	for (size_t k = 0; k < nfans; k++)
+		for (size_t i = 0; i < rep->nresults; i++) {
+			const struct bench_result *r = &rep->results[i];
+			if (r->mech != m || r->fan != fans[k])
+				continue;
+			fprintf(f, " %8s", fmt_si(r->status == BENCH_OK ? r->msgs_per_s : 0, num, sizeof(num)));
+			if (r->status != BENCH_OK && nbad < sizeof(bad) / sizeof(bad[0]))
+				bad[nbad++] = r;
+		}
+	fputc('\n', f);
+	bool same = nbad == nfans;
+	for (size_t k = 1; k < nbad && same; k++)
+		same = strcmp(bad[k]->why, bad[0]->why) == 0 && bad[k]->status == bad[0]->status;
+	for (size_t k = 0; k < (same ? 1 : nbad); k++) {
+		fprintf(f, "    %s", bad[k]->status == BENCH_SKIPPED ? "skipped" : "FAILED");
+		if (!same)
+			fprintf(f, " at N=%d", bad[k]->fan);
+		fprintf(f, ": %s\n", bad[k]->why);
+	}
+}
+
+/* print_scaling prints the N-to-1 cells, or the 1-to-N broadcast ones. */
+static void print_scaling(FILE *f, const struct bench_report *rep, bool broadcast)
+{
+	int fans[64];
+	size_t nfans = scaling_fans(rep, fans, sizeof(fans) / sizeof(fans[0]));
+	bool any = false;
+	for (size_t i = 0; i < rep->nresults; i++) {
+		const struct bench_mech *m = rep->results[i].mech;
+		if (!first_of(rep, i) || !(m->fan & BENCH_FAN_OUT) != !broadcast)
+			continue;
+		if (!any) {
+			fprintf(f, broadcast ? "\nscaling: 1 sender -> N receivers (broadcast), 64 B, "
+					       "msg/s sent, each received by all N\n"
+					     : "\nscaling: N senders -> 1 receiver, 64 B, msg/s "
+					       "(aggregate, every message verified)\n");
+			fprintf(f, "  %-22s", "mechanism");
+			for (size_t k = 0; k < nfans; k++) {
+				char head[16];
+				snprintf(head, sizeof(head), "N=%d", fans[k]);
+				fprintf(f, " %8s", head);
+			}
+			fputc('\n', f);
+		}
+		any = true;
+		print_scaling_row(f, rep, m, fans, nfans);
+	}
+}
+
 void bench_print_table(FILE *f, const struct bench_report *rep)
 {
 	print_header(f, rep);
 	for (size_t i = 0; i < rep->nresults; i++) {
 		size_t size = rep->results[i].size;
-		bool seen = false;
+		bool seen = rep->results[i].fan > 0;
 		for (size_t j = 0; j < i && !seen; j++)
-			seen = rep->results[j].size == size;
+			seen = rep->results[j].size == size && rep->results[j].fan == 0;
 		if (!seen)
 			print_size(f, rep, size);
 	}
 	print_wakeup(f, rep);
+	print_scaling(f, rep, false);
+	print_scaling(f, rep, true);
+	bench_print_targets(f, rep);
 	fprintf(f, "\n%zu cells in %.1f s\n", rep->nresults, rep->seconds);
 }
 
@@ -250,6 +345,14 @@ static const char *status_name(enum bench_status s)
 	return s == BENCH_OK ? "ok" : s == BENCH_SKIPPED ? "skipped" : "failed";
 }
 
+/* shape_name says how a cell connects its processes: "pair", "fan-in" or "broadcast". */
+static const char *shape_name(const struct bench_result *r)
+{
+	if (r->fan == 0)
+		return "pair";
+	return r->mech->fan & BENCH_FAN_OUT ? "broadcast" : "fan-in";
+}
+
 static void json_lat(FILE *f, const char *key, const struct bench_lat *l)
 {
 	fprintf(f, ", \"%s\": {\"samples\": %ld, \"p50\": %.0f, \"p99\": %.0f, \"p999\": %.0f, "
@@ -266,8 +369,9 @@ static void json_result(FILE *f, const struct bench_result *r)
 	json_str(f, r->why);
 	json_lat(f, "latency_ns", &r->lat);
 	json_lat(f, "wakeup_ns", &r->wake);
-	fprintf(f, ", \"msgs_per_s\": %.0f, \"mb_per_s\": %.1f, \"verified\": %ld}", r->msgs_per_s,
-		r->mb_per_s, r->verified);
+	fprintf(f, ", \"msgs_per_s\": %.0f, \"mb_per_s\": %.1f, \"verified\": %ld, \"shape\": \"%s\", "
+		   "\"fan\": %d}",
+		r->msgs_per_s, r->mb_per_s, r->verified, shape_name(r), r->fan);
 }
 
 void bench_print_json(FILE *f, const struct bench_report *rep)
@@ -285,14 +389,16 @@ void bench_print_json(FILE *f, const struct bench_report *rep)
 		json_result(f, &rep->results[i]);
 		fprintf(f, "%s\n", i + 1 < rep->nresults ? "," : "");
 	}
-	fprintf(f, "  ]\n}\n");
+	fprintf(f, "  ],\n");
+	bench_json_targets(f, rep);
+	fprintf(f, "\n}\n");
 }
 
 void bench_print_csv(FILE *f, const struct bench_report *rep)
 {
 	fprintf(f, "mechanism,group,size,status,reason,lat_samples,lat_p50_ns,lat_p99_ns,"
 		   "lat_p999_ns,lat_max_ns,wake_samples,wake_p50_ns,wake_max_ns,msgs_per_s,"
-		   "mb_per_s,verified\n");
+		   "mb_per_s,verified,shape,fan\n");
 	for (size_t i = 0; i < rep->nresults; i++) {
 		const struct bench_result *r = &rep->results[i];
 		char why[sizeof(r->why)];
@@ -300,10 +406,10 @@ void bench_print_csv(FILE *f, const struct bench_report *rep)
 		for (char *p = why; *p; p++)
 			if (*p == ',' || *p == '"')
 				*p = ';';
-		fprintf(f, "%s,%s,%zu,%s,%s,%ld,%.0f,%.0f,%.0f,%.0f,%ld,%.0f,%.0f,%.0f,%.1f,%ld\n",
+		fprintf(f, "%s,%s,%zu,%s,%s,%ld,%.0f,%.0f,%.0f,%.0f,%ld,%.0f,%.0f,%.0f,%.1f,%ld,%s,%d\n",
 			r->mech->name, r->mech->group, r->size, status_name(r->status), why,
 			r->lat.samples, r->lat.p50, r->lat.p99, r->lat.p999, r->lat.max,
 			r->wake.samples, r->wake.p50, r->wake.max, r->msgs_per_s, r->mb_per_s,
-			r->verified);
+			r->verified, shape_name(r), r->fan);
 	}
 }

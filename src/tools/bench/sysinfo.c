@@ -90,6 +90,18 @@ static void read_limits(struct bench_sysinfo *si)
 	si->wmem_max = bench_sysctl_long("/proc/sys/net/core/wmem_max");
 }
 
+/* order_cpus lists every usable CPU, the pair's two first (the scaling cells' order). */
+static void order_cpus(const cpu_set_t *set, struct bench_sysinfo *si)
+{
+	int k = 0;
+	si->order[k++] = si->cpu[0];
+	if (si->cpu[1] != si->cpu[0])
+		si->order[k++] = si->cpu[1];
+	for (int c = 0; c < CPU_SETSIZE && k < BENCH_MAX_CPUS; c++)
+		if (CPU_ISSET(c, set) && c != si->cpu[0] && c != si->cpu[1])
+			si->order[k++] = c;
+}
+
 int bench_sysinfo_read(struct bench_sysinfo *si, const int *cpus, char *why, size_t n)
 {
 	cpu_set_t set;
@@ -111,6 +123,7 @@ int bench_sysinfo_read(struct bench_sysinfo *si, const int *cpus, char *why, siz
 	} else {
 		pick_cpus(&set, si);
 	}
+	order_cpus(&set, si);
 	si->smt_siblings = si->cpu[0] != si->cpu[1] && siblings(si->cpu[0], si->cpu[1]);
 	si->clock_ns = clock_cost_ns();
 	read_limits(si);
