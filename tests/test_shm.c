@@ -229,8 +229,14 @@ static void test_options(void)
 	CHECK_RC(ipcx_open(&ch, url, IPCX_SEND | IPCX_CREATE, 0), -EINVAL);
 	new_queue(url, sizeof(url), "cap=1KiB&maxmsg=1000");
 	CHECK_RC(ipcx_open(&ch, url, IPCX_SEND | IPCX_CREATE, 0), -EINVAL);
-	new_queue(url, sizeof(url), "cap=0");
+	new_queue(url, sizeof(url), "cap=unbounded");
 	CHECK_RC(ipcx_open(&ch, url, IPCX_SEND | IPCX_CREATE, 0), -ENOTSUP);
+	new_queue(url, sizeof(url), "policy=overwrite");
+	CHECK_RC(ipcx_open(&ch, url, IPCX_SEND | IPCX_CREATE, 0), -EINVAL);
+	new_queue(url, sizeof(url), "pattern=broadcast&policy=sometimes");
+	CHECK_RC(ipcx_open(&ch, url, IPCX_SEND | IPCX_CREATE, 0), -EINVAL);
+	new_queue(url, sizeof(url), "pattern=broadcast&cap=0");
+	CHECK_RC(ipcx_open(&ch, url, IPCX_SEND | IPCX_CREATE, 0), -EINVAL);
 	new_queue(url, sizeof(url), "capp=1");
 	CHECK_RC(ipcx_open(&ch, url, IPCX_SEND | IPCX_CREATE, 0), -EINVAL);
 	CHECK(strstr(ipcx_errmsg(), "capp") != NULL);
@@ -690,7 +696,241 @@ static void test_rendezvous(void)
 	ipcx_close(tx);
 }
 
+/* Broadcast message i: its sequence number, then bytes that say which it is. */
+static size_t fill_seq(unsigned char *buf, unsigned i, size_t max)
+{
+	size_t len = sizeof(i) + fill(buf + sizeof(i), i, max - sizeof(i));
+	memcpy(buf, &i, sizeof(i));
+	return len;
+}
+
+/* Receives n broadcast messages from first on, each in order and intact; the exit status says. */
+static int subscriber_expect(ipcx_chan *rx, unsigned first, unsigned n, bool slow)
+{
+	unsigned char want[256], got[256];
+	for (unsigned i = first; i < first + n; i++) {
+		size_t len = fill_seq(want, i, sizeof(want));
+		ssize_t got_len = ipcx_recv(rx, got, sizeof(got), 0, NULL, 5000);
+		if (got_len != (ssize_t)len || memcmp(want, got, len) != 0) {
+			fprintf(stderr, "subscriber: message %u: %zd bytes (%s)\n", i, got_len,
+				ipcx_errmsg());
+			return 1;
+		}
+		if (slow && i % 256 == 0)
+			usleep(1000);
+	}
+	return ipcx_recv(rx, got, sizeof(got), 0, NULL, 0) == -ENOMSG ? 0 : 2;
+}
+
+/*
+ * One sender, three subscriber processes (one slow), policy=block: every
+ * subscriber gets every message, in order, byte for byte; the slowest
+ * holds the sender back instead of losing anything.
+ */
+static void test_broadcast_block(void)
+{
+	enum { N = 4000, SUBS = 3 };
+	char url[256];
+	new_queue(url, sizeof(url), "cap=4KiB&maxmsg=256&pattern=broadcast");
+	ipcx_chan *tx = open_ok(url, IPCX_SEND | IPCX_CREATE);
+	struct ipcx_caps caps;
+	CHECK_RC(ipcx_caps_of(tx, &caps), 0);
+	CHECK((caps.flags & IPCX_CAP_BROADCAST) && (caps.flags & IPCX_CAP_RELIABLE));
+	CHECK(!(caps.flags & IPCX_CAP_TYPED));
+	unsigned char msg[256];
+	CHECK_RC(ipcx_send(tx, msg, fill_seq(msg, 0, sizeof(msg)), 1, 0), 0); /* nobody hears it */
+	int ready[2];
+	CHECK(pipe(ready) == 0);
+	pid_t pids[SUBS];
+	for (int k = 0; k < SUBS; k++) {
+		pids[k] = fork();
+		if (pids[k] == 0) {
+			ipcx_chan *rx = open_ok(url, IPCX_RECV);
+			CHECK(write(ready[1], "r", 1) == 1);
+			_exit(subscriber_expect(rx, 1, N, k == 0));
+		}
+	}
+	for (int k = 0; k < SUBS; k++) {
+		char c;
+		CHECK(read(ready[0], &c, 1) == 1);
+	}
+	for (unsigned i = 1; i <= N; i++)
+		CHECK_RC(ipcx_send(tx, msg, fill_seq(msg, i, sizeof(msg)), 1, 5000), 0);
+	for (int k = 0; k < SUBS; k++)
+		CHECK(wait_child(pids[k]) == 0);
+	/* With a subscriber that reads nothing, the ring fills and the sender waits. */
+	ipcx_chan *idle = open_ok(url, IPCX_RECV);
+	int rc = 0;
+	for (unsigned i = 0; i < 100 && rc == 0; i++)
+		rc = ipcx_send(tx, msg, 200, 1, 0);
+	CHECK_RC(rc, -EAGAIN);
+	CHECK_RC(ipcx_send(tx, msg, 200, 1, 30), -ETIMEDOUT);
+	ipcx_close(idle);
+	CHECK_RC(ipcx_send(tx, msg, 200, 1, 0), 0); /* its leaving gave the room back */
+	close(ready[0]);
+	close(ready[1]);
+	ipcx_close(tx);
+}
+
+/*
+ * policy=overwrite: the sender never waits; a subscriber in another
+ * process that fell behind learns once, by -EOVERFLOW, how many it lost,
+ * then reads the newest messages in order; lost + read = sent. A
+ * subscriber that joins later hears only what follows.
+ */
+static void test_broadcast_overwrite(void)
+{
+	enum { N = 500 };
+	char url[256];
+	new_queue(url, sizeof(url), "cap=4KiB&maxmsg=256&pattern=broadcast&policy=overwrite");
+	ipcx_chan *tx = open_ok(url, IPCX_SEND | IPCX_CREATE);
+	struct ipcx_caps caps;
+	CHECK_RC(ipcx_caps_of(tx, &caps), 0);
+	CHECK(!(caps.flags & IPCX_CAP_RELIABLE) && !(caps.flags & IPCX_CAP_FLOW_CONTROL));
+	int sync[2];
+	CHECK(pipe(sync) == 0);
+	pid_t pid = fork();
+	if (pid == 0) {
+		ipcx_chan *rx = open_ok(url, IPCX_RECV);
+		char c;
+		CHECK(write(sync[1], "r", 1) == 1);
+		usleep(100 * 1000);
+		CHECK(read(sync[0], &c, 1) == 1); /* the sender is done */
+		unsigned char got[256], want[256];
+		CHECK_RC(ipcx_recv(rx, got, sizeof(got), 0, NULL, 0), -EOVERFLOW);
+		unsigned long lost = strtoul(ipcx_errmsg(), NULL, 10);
+		CHECK(lost > 0 && lost < N);
+		unsigned i = (unsigned)lost, nread = 0;
+		ssize_t n;
+		while ((n = ipcx_recv(rx, got, sizeof(got), 0, NULL, 0)) >= 0) {
+			CHECK((size_t)n == fill_seq(want, i, sizeof(want)));
+			CHECK(memcmp(got, want, (size_t)n) == 0);
+			i++;
+			nread++;
+		}
+		CHECK_RC(n, -ENOMSG);
+		CHECK(lost + nread == N + 1); /* and the one sent after the late join */
+		ipcx_close(rx);
+		_exit(0);
+	}
+	char c;
+	CHECK(read(sync[0], &c, 1) == 1);
+	unsigned char msg[256];
+	for (unsigned i = 0; i < N; i++)
+		CHECK_RC(ipcx_send(tx, msg, fill_seq(msg, i, sizeof(msg)), 1, 0), 0);
+	ipcx_chan *late = open_ok(url, IPCX_RECV);
+	CHECK_RC(ipcx_send(tx, msg, fill_seq(msg, N, sizeof(msg)), 1, 0), 0);
+	CHECK(write(sync[1], "d", 1) == 1);
+	CHECK(subscriber_expect(late, N, 1, false) == 0);
+	CHECK(wait_child(pid) == 0);
+	close(sync[0]);
+	close(sync[1]);
+	ipcx_close(late);
+	ipcx_close(tx);
+}
+
+/*
+ * policy=block: a subscriber killed without reading holds the sender back
+ * only until a stuck sender finds it dead and reaps it.
+ */
+static void test_broadcast_dead_subscriber(void)
+{
+	char url[256];
+	new_queue(url, sizeof(url), "cap=1KiB&maxmsg=100&pattern=broadcast");
+	ipcx_chan *tx = open_ok(url, IPCX_SEND | IPCX_CREATE);
+	int ready[2];
+	CHECK(pipe(ready) == 0);
+	pid_t pid = fork();
+	if (pid == 0) {
+		open_ok(url, IPCX_RECV);
+		CHECK(write(ready[1], "r", 1) == 1);
+		pause();
+		_exit(0);
+	}
+	char c;
+	CHECK(read(ready[0], &c, 1) == 1);
+	unsigned char msg[128], got[128];
+	int rc = 0;
+	unsigned sent = 0;
+	for (; sent < 100 && rc == 0; sent++)
+		rc = ipcx_send(tx, msg, fill_seq(msg, sent, 100), 1, 0);
+	CHECK_RC(rc, -EAGAIN);
+	sent--;
+	kill(pid, SIGKILL);
+	CHECK(wait_child(pid) == 128 + SIGKILL);
+	CHECK_RC(ipcx_send(tx, msg, fill_seq(msg, sent, 100), 1, 2000), 0);
+	ipcx_chan *rx = open_ok(url, IPCX_RECV);
+	for (unsigned i = 0; i < 5; i++)
+		CHECK_RC(ipcx_send(tx, msg, fill_seq(msg, i, 100), 1, 0), 0);
+	for (unsigned i = 0; i < 5; i++) {
+		size_t len = fill_seq(msg, i, 100);
+		CHECK_RC(ipcx_recv(rx, got, sizeof(got), 0, NULL, 0), len);
+		CHECK(memcmp(msg, got, len) == 0);
+	}
+	close(ready[0]);
+	close(ready[1]);
+	ipcx_close(rx);
+	ipcx_close(tx);
+}
+
+/*
+ * policy=block with two sender processes and two subscriber processes:
+ * each subscriber sees each sender's messages complete and in order.
+ */
+static void test_broadcast_two_senders(void)
+{
+	enum { N = 3000, SENDERS = 2, SUBS = 2 };
+	char url[256];
+	new_queue(url, sizeof(url), "cap=2KiB&maxmsg=256&pattern=broadcast");
+	ipcx_chan *keep = open_ok(url, IPCX_SEND | IPCX_CREATE);
+	int ready[2];
+	CHECK(pipe(ready) == 0);
+	pid_t pids[SENDERS + SUBS];
+	for (int k = 0; k < SUBS; k++) {
+		pids[k] = fork();
+		if (pids[k] == 0) {
+			ipcx_chan *rx = open_ok(url, IPCX_RECV);
+			CHECK(write(ready[1], "r", 1) == 1);
+			unsigned next[SENDERS] = {0};
+			unsigned char want[256], got[256];
+			for (unsigned i = 0; i < SENDERS * N; i++) {
+				long type = 0;
+				ssize_t n = ipcx_recv(rx, got, sizeof(got), 0, &type, 5000);
+				CHECK(n >= 0 && type >= 1 && type <= SENDERS);
+				unsigned *seq = &next[type - 1];
+				CHECK((size_t)n == fill_seq(want, *seq, sizeof(want)));
+				CHECK(memcmp(want, got, (size_t)n) == 0);
+				(*seq)++;
+			}
+			_exit(next[0] == N && next[1] == N ? 0 : 1);
+		}
+	}
+	for (int k = 0; k < SUBS; k++) {
+		char c;
+		CHECK(read(ready[0], &c, 1) == 1);
+	}
+	for (int k = 0; k < SENDERS; k++) {
+		pids[SUBS + k] = fork();
+		if (pids[SUBS + k] == 0) {
+			ipcx_chan *tx = open_ok(url, IPCX_SEND);
+			unsigned char msg[256];
+			for (unsigned i = 0; i < N; i++)
+				CHECK_RC(ipcx_send(tx, msg, fill_seq(msg, i, sizeof(msg)), 1 + k, 5000), 0);
+			_exit(0);
+		}
+	}
+	for (int k = 0; k < SENDERS + SUBS; k++)
+		CHECK(wait_child(pids[k]) == 0);
+	close(ready[0]);
+	close(ready[1]);
+	ipcx_close(keep);
+}
+
 static const struct test_case tests[] = {
+	{"broadcast_two_senders", test_broadcast_two_senders},
+	{"broadcast_dead_subscriber", test_broadcast_dead_subscriber},
+	{"broadcast_block", test_broadcast_block},
+	{"broadcast_overwrite", test_broadcast_overwrite},
 	{"rendezvous", test_rendezvous},
 	{"poll_fd_basics", test_poll_fd_basics},
 	{"poll_fd_epoll_stream", test_poll_fd_epoll_stream},

@@ -258,7 +258,8 @@ static bool ipcx__holds(const struct ipcx__shm_slot *s, uint64_t pos)
 	uint64_t end = atomic_load(&s->res_end), start = atomic_load(&s->res_start);
 	if (end && start <= pos && pos < end)
 		return true;
-	return atomic_load(&s->claim[0]) == pos + 1 || atomic_load(&s->claim[1]) == pos + 1;
+	return atomic_load(&s->claim[0]) == pos + 1 || atomic_load(&s->claim[1]) == pos + 1 ||
+	       atomic_load(&s->sub) == pos + 1;
 }
 
 int ipcx__shmq_reap_dead(struct ipcx__shmq *q, uint64_t pos)
@@ -311,6 +312,8 @@ int ipcx__shmq_attach(struct ipcx__shmq *q, const struct ipcx__shm_map *m, int r
 		q->slot = i;
 		rc = 0;
 	}
+	if (rc == 0 && m->pattern == IPCX__SHM_BROADCAST && (role & IPCX_RECV))
+		ipcx__shmq_bc_join(q);
 	ipcx__unlock(q->hdr);
 	if (rc < 0)
 		return ipcx__fail(rc, "all %u peer slots of the queue are held by live processes",
@@ -342,5 +345,7 @@ void ipcx__shmq_detach(struct ipcx__shmq *q)
 		ipcx__shmq_advance_rel(q);
 		ipcx__shmq_notify(q->map, IPCX__WAIT_RECV);
 	}
+	if (q->map->pattern == IPCX__SHM_BROADCAST && (q->role & IPCX_RECV))
+		ipcx__shmq_notify(q->map, IPCX__WAIT_SEND); /* a subscriber no longer holds senders back */
 	q->me = NULL;
 }

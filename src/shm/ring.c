@@ -31,23 +31,16 @@ struct ipcx__claim {
 	long type;
 };
 
-static uint64_t ipcx__room(const struct ipcx__shm_map *m, uint64_t pos)
+static bool ipcx__broadcast(const struct ipcx__shmq *q)
 {
-	return m->ring_size - (pos & m->mask);
+	return q->map->pattern == IPCX__SHM_BROADCAST;
 }
 
 struct ipcx__shm_rec *ipcx__shmq_rec(const struct ipcx__shm_map *m, uint64_t pos)
 {
-	if (ipcx__room(m, pos) < IPCX__SHM_REC_HDR)
+	if (ipcx__shmq_room(m, pos) < IPCX__SHM_REC_HDR)
 		return NULL;
 	return (struct ipcx__shm_rec *)(m->ring + (pos & m->mask));
-}
-
-/* Is span a possible stride for a record at pos: whole, aligned, inside the ring? */
-static bool ipcx__span_ok(const struct ipcx__shm_map *m, uint64_t pos, uint64_t span)
-{
-	return span >= IPCX__SHM_REC_HDR && span % 8 == 0 && span <= ipcx__room(m, pos) &&
-	       span <= m->cap;
 }
 
 static bool ipcx__stage_ok(uint64_t st)
@@ -56,12 +49,7 @@ static bool ipcx__stage_ok(uint64_t st)
 	return stage >= IPCX__ST_COMMITTED && stage <= IPCX__ST_RELEASED;
 }
 
-static unsigned char *ipcx__payload(struct ipcx__shm_rec *r)
-{
-	return (unsigned char *)(r + 1);
-}
-
-static int ipcx__corrupt(const struct ipcx__shmq *q, uint64_t pos, const char *what)
+int ipcx__shmq_corrupt(uint64_t pos, const char *what)
 {
 	return ipcx__fail(-EPROTO, "shared queue is corrupt: %s at position %llu", what,
 			  (unsigned long long)pos);
@@ -183,7 +171,7 @@ static int ipcx__free_next(struct ipcx__shmq *q, uint64_t r, uint64_t *next)
 	struct ipcx__shm_rec *rec = ipcx__shmq_rec(m, r);
 	*next = IPCX__NONE;
 	if (!rec) {
-		*next = r + ipcx__room(m, r);
+		*next = r + ipcx__shmq_room(m, r);
 		return 0;
 	}
 	uint64_t st = atomic_load(&rec->state);
@@ -191,12 +179,12 @@ static int ipcx__free_next(struct ipcx__shmq *q, uint64_t r, uint64_t *next)
 	if (!ipcx__st_is_at(st, r) || (stage != IPCX__ST_RELEASED && stage != IPCX__ST_PAD))
 		return 0;
 	uint64_t span = atomic_load_explicit(&rec->span, memory_order_relaxed);
-	if (ipcx__span_ok(m, r, span)) {
+	if (ipcx__shmq_span_ok(m, r, span)) {
 		*next = r + span;
 		return 0;
 	}
 	/* A span read after rel moved on may belong to a newer record. */
-	return atomic_load(&q->hdr->rel) == r ? ipcx__corrupt(q, r, "bad record span") : 0;
+	return atomic_load(&q->hdr->rel) == r ? ipcx__shmq_corrupt(r, "bad record span") : 0;
 }
 
 int ipcx__shmq_advance_rel(struct ipcx__shmq *q)
@@ -215,7 +203,7 @@ int ipcx__shmq_advance_rel(struct ipcx__shmq *q)
 		if (next == IPCX__NONE)
 			break;
 		if (next > t)
-			return ipcx__corrupt(q, r, "record runs past the tail");
+			return ipcx__shmq_corrupt(r, "record runs past the tail");
 		if (atomic_compare_exchange_strong(&h->rel, &r, next))
 			moved = true;
 	}
@@ -225,10 +213,22 @@ int ipcx__shmq_advance_rel(struct ipcx__shmq *q)
 }
 
 /* Marks the claimed record at pos released and gives its room back. */
+/*
+ * Is this handle the only peer that changes a committed record's state: the
+ * receiver of a one-to-one queue, where no sender retracts (no rendezvous)?
+ * Then a claim is a plain store, not a compare-and-swap, and a release
+ * needs no full fence (no other receiver moves rel).
+ */
+static bool ipcx__sole_receiver(const struct ipcx__shmq *q)
+{
+	return ipcx__one_to_one(q) && !(q->map->flags & IPCX__SHM_RENDEZVOUS);
+}
+
 static int ipcx__release_rec(struct ipcx__shmq *q, uint64_t pos, unsigned ci)
 {
 	struct ipcx__shm_rec *rec = ipcx__shmq_rec(q->map, pos);
-	atomic_store(&rec->state, ipcx__st(pos, 0, IPCX__ST_RELEASED));
+	atomic_store_explicit(&rec->state, ipcx__st(pos, 0, IPCX__ST_RELEASED),
+			      ipcx__sole_receiver(q) ? memory_order_release : memory_order_seq_cst);
 	atomic_store_explicit(&q->me->claim[ci], 0, memory_order_relaxed);
 	return ipcx__shmq_advance_rel(q);
 }
@@ -238,7 +238,7 @@ static int ipcx__release_rec(struct ipcx__shmq *q, uint64_t pos, unsigned ci)
 /* Bytes to reserve at t for a record of span: the rest of the ring first when it does not fit. */
 static uint64_t ipcx__need(const struct ipcx__shm_map *m, uint64_t t, uint64_t span)
 {
-	uint64_t room = ipcx__room(m, t);
+	uint64_t room = ipcx__shmq_room(m, t);
 	return room < span ? room + span : span;
 }
 
@@ -254,7 +254,7 @@ static int ipcx__has_room(struct ipcx__shmq *q, uint64_t t, uint64_t need, uint6
 	q->rel_cache = atomic_load_explicit(&q->hdr->rel, memory_order_acquire);
 	if (q->rel_cache > t)
 		return atomic_load_explicit(&q->hdr->tail, memory_order_acquire) < q->rel_cache
-			       ? ipcx__corrupt(q, t, "release cursor ahead of the tail")
+			       ? ipcx__shmq_corrupt(t, "release cursor ahead of the tail")
 			       : 0;
 	if (t - q->rel_cache <= m->cap - need)
 		return 1;
@@ -273,6 +273,11 @@ static int ipcx__try_reserve(struct ipcx__shmq *q, uint64_t span, uint64_t *star
 	uint64_t t = atomic_load_explicit(&h->tail, memory_order_acquire);
 	uint64_t need = ipcx__need(q->map, t, span);
 	int rc = ipcx__has_room(q, t, need, stuck);
+	if (rc == 0 && ipcx__broadcast(q)) {
+		rc = ipcx__shmq_bc_reclaim(q, t + need - q->map->cap, stuck);
+		if (rc == 0)
+			rc = ipcx__has_room(q, t, need, stuck);
+	}
 	if (rc <= 0)
 		return rc;
 	*start = t;
@@ -405,7 +410,7 @@ int ipcx__shmq_send(struct ipcx__shmq *q, const void *data, size_t len, long typ
 	if (rc < 0)
 		return rc;
 	struct ipcx__shm_rec *rec = ipcx__place(q, start, end, span);
-	memcpy(ipcx__payload(rec), data, len);
+	memcpy(ipcx__shmq_payload(rec), data, len);
 	ipcx__publish(q, rec, end, span, len, type);
 	if (q->map->flags & IPCX__SHM_RENDEZVOUS)
 		return ipcx__await_taken(q, end - span, d);
@@ -420,7 +425,7 @@ int ipcx__shmq_loan(struct ipcx__shmq *q, size_t len, void **out, struct ipcx__d
 	int rc = ipcx__reserve(q, span, d, &start, &end);
 	if (rc < 0)
 		return rc;
-	*out = ipcx__payload(ipcx__place(q, start, end, span));
+	*out = ipcx__shmq_payload(ipcx__place(q, start, end, span));
 	q->loan_send = end - span + 1;
 	q->loan_send_end = end;
 	return 0;
@@ -471,20 +476,29 @@ static int ipcx__claim_at(struct ipcx__shmq *q, struct ipcx__shm_rec *rec, uint6
 	uint32_t len = atomic_load_explicit(&rec->len, memory_order_acquire);
 	int64_t type = atomic_load_explicit(&rec->type, memory_order_acquire);
 	uint32_t span = atomic_load_explicit(&rec->span, memory_order_acquire);
+	/*
+	 * Once rel has passed pos the place may hold a newer record, whose
+	 * bytes (a payload ending inside our old state word, over stale bytes)
+	 * can even look like our state: nothing read here counts.
+	 */
+	if (atomic_load(&q->hdr->rel) > pos)
+		return 0;
 	bool ok = len <= q->map->max_msg && ipcx__shm_span(len) <= span && type >= 1 &&
-		  type <= LONG_MAX && ipcx__span_ok(q->map, pos, span);
+		  type <= LONG_MAX && ipcx__shmq_span_ok(q->map, pos, span);
 	if (!ok || len > size) {
 		/* Only a record still committed at pos makes what we read meaningful. */
 		if (atomic_load_explicit(&rec->state, memory_order_relaxed) != st)
 			return 0;
 		if (!ok)
-			return ipcx__corrupt(q, pos, "bad message header");
+			return ipcx__shmq_corrupt(pos, "bad message header");
 		return ipcx__fail(-EMSGSIZE, "message of %u bytes does not fit a buffer of %zu",
 				  len, size);
 	}
 	atomic_store_explicit(&q->me->claim[ci], pos + 1, memory_order_relaxed);
-	if (!atomic_compare_exchange_strong(&rec->state, &st,
-					    ipcx__st(pos, q->slot, IPCX__ST_CLAIMED)))
+	uint64_t claimed = ipcx__st(pos, q->slot, IPCX__ST_CLAIMED);
+	if (ipcx__sole_receiver(q))
+		atomic_store_explicit(&rec->state, claimed, memory_order_release);
+	else if (!atomic_compare_exchange_strong(&rec->state, &st, claimed))
 		return 0;
 	if (q->map->flags & IPCX__SHM_RENDEZVOUS)
 		ipcx__shmq_notify(q->map, IPCX__WAIT_SEND); /* the sender waits for this claim */
@@ -513,7 +527,7 @@ static int ipcx__claim_head(struct ipcx__shmq *q, size_t size, unsigned ci,
 		}
 		struct ipcx__shm_rec *rec = ipcx__shmq_rec(m, h);
 		if (!rec) {
-			ipcx__head_to(q, seen, h + ipcx__room(m, h));
+			ipcx__head_to(q, seen, h + ipcx__shmq_room(m, h));
 			continue;
 		}
 		uint64_t st = atomic_load_explicit(&rec->state, memory_order_acquire);
@@ -529,15 +543,22 @@ static int ipcx__claim_head(struct ipcx__shmq *q, size_t size, unsigned ci,
 				ipcx__head_to(q, seen, h + c->span);
 			return rc;
 		}
-		uint32_t span = atomic_load_explicit(&rec->span, memory_order_relaxed);
-		if (!ipcx__span_ok(m, h, span) || !ipcx__stage_ok(st)) {
+		uint32_t span = atomic_load_explicit(&rec->span, memory_order_acquire);
+		/*
+		 * A released record's place may be recycled as soon as rel passes
+		 * it; the span we read then may be a newer record's, and moving
+		 * the head by it would land between records: look again.
+		 */
+		if (atomic_load(&q->hdr->rel) > h)
+			continue;
+		if (!ipcx__shmq_span_ok(m, h, span) || !ipcx__stage_ok(st)) {
 			if (atomic_load_explicit(&rec->state, memory_order_acquire) == st)
-				return ipcx__corrupt(q, h, "bad record");
+				return ipcx__shmq_corrupt(h, "bad record");
 			continue;
 		}
 		ipcx__head_to(q, seen, h + span);
 	}
-	return ipcx__corrupt(q, 0, "endless chain of records");
+	return ipcx__shmq_corrupt(0, "endless chain of records");
 }
 
 /* Does a message of type match selector < 0 better than the best so far? */
@@ -567,10 +588,10 @@ static int ipcx__scan_typed(struct ipcx__shmq *q, long selector, struct ipcx__sc
 	found->type = 0;
 	for (uint64_t n = 0; p < t; n++) {
 		if (n > m->ring_size / 8)
-			return ipcx__corrupt(q, p, "endless chain of records");
+			return ipcx__shmq_corrupt(p, "endless chain of records");
 		struct ipcx__shm_rec *rec = ipcx__shmq_rec(m, p);
 		if (!rec) {
-			p += ipcx__room(m, p);
+			p += ipcx__shmq_room(m, p);
 			continue;
 		}
 		uint64_t st = atomic_load_explicit(&rec->state, memory_order_acquire);
@@ -582,8 +603,8 @@ static int ipcx__scan_typed(struct ipcx__shmq *q, long selector, struct ipcx__sc
 		long type = (long)atomic_load_explicit(&rec->type, memory_order_acquire);
 		if (atomic_load_explicit(&q->hdr->rel, memory_order_relaxed) > p)
 			return -EAGAIN; /* what we read may be a newer record's */
-		if (!ipcx__span_ok(m, p, span) || !ipcx__stage_ok(st))
-			return ipcx__corrupt(q, p, "bad record");
+		if (!ipcx__shmq_span_ok(m, p, span) || !ipcx__stage_ok(st))
+			return ipcx__shmq_corrupt(p, "bad record");
 		if (ipcx__st_stage(st) == IPCX__ST_COMMITTED) {
 			bool take = selector > 0 ? type == selector
 						 : ipcx__better(selector, type, found->type);
@@ -617,22 +638,33 @@ static int ipcx__claim_typed(struct ipcx__shmq *q, size_t size, long selector, u
 	}
 }
 
-/* One attempt at the message selector picks: 1 with c filled, -EAGAIN when none, or an error. */
-static int ipcx__claim_once(struct ipcx__shmq *q, size_t size, long selector, unsigned ci,
-			    struct ipcx__claim *c, uint64_t *stuck)
+/*
+ * One attempt at the message selector picks: 1 with c filled, -EAGAIN when
+ * none, or an error. A broadcast subscriber claims nothing: its next
+ * message is copied into buf at once.
+ */
+static int ipcx__claim_once(struct ipcx__shmq *q, void *buf, size_t size, long selector,
+			    unsigned ci, struct ipcx__claim *c, uint64_t *stuck)
 {
 	*stuck = IPCX__NONE;
+	if (ipcx__broadcast(q)) {
+		struct ipcx__shmq_msg msg;
+		int rc = ipcx__shmq_bc_take(q, buf, size, &msg, stuck);
+		c->len = msg.len;
+		c->type = msg.type;
+		return rc;
+	}
 	return selector == 0 ? ipcx__claim_head(q, size, ci, c, stuck)
 			     : ipcx__claim_typed(q, size, selector, ci, c, stuck);
 }
 
-static int ipcx__claim(struct ipcx__shmq *q, size_t size, long selector, unsigned ci,
+static int ipcx__claim(struct ipcx__shmq *q, void *buf, size_t size, long selector, unsigned ci,
 		       struct ipcx__claim *c, struct ipcx__deadline d)
 {
 	struct ipcx__waiter w = {.which = IPCX__WAIT_RECV, .stuck_last = IPCX__NONE, .d = d};
 	for (;;) {
 		uint64_t stuck;
-		int rc = ipcx__claim_once(q, size, selector, ci, c, &stuck);
+		int rc = ipcx__claim_once(q, buf, size, selector, ci, c, &stuck);
 		if (rc != -EAGAIN)
 			return rc;
 		if (d.timeout_ms == 0) {
@@ -641,13 +673,13 @@ static int ipcx__claim(struct ipcx__shmq *q, size_t size, long selector, unsigne
 				return -ENOMSG;
 			/* Empty: the caller goes back to poll(2); declare it, then look once more. */
 			ipcx__shmq_poll_arm(q);
-			rc = ipcx__claim_once(q, size, selector, ci, c, &stuck);
+			rc = ipcx__claim_once(q, buf, size, selector, ci, c, &stuck);
 			return rc == -EAGAIN ? -ENOMSG : rc;
 		}
 		if (!ipcx__wait_step(q, &w, stuck))
 			continue;
 		uint32_t seq = ipcx__shmq_wait_prepare(q, w.which);
-		rc = ipcx__claim_once(q, size, selector, ci, c, &stuck);
+		rc = ipcx__claim_once(q, buf, size, selector, ci, c, &stuck);
 		if (rc != -EAGAIN) {
 			ipcx__shmq_wait_cancel(q, w.which);
 			return rc;
@@ -662,12 +694,16 @@ ssize_t ipcx__shmq_recv(struct ipcx__shmq *q, void *buf, size_t size, long selec
 			long *type, struct ipcx__deadline d)
 {
 	struct ipcx__claim c;
-	int rc = ipcx__claim(q, size, selector, 0, &c, d);
+	int rc = ipcx__broadcast(q) ? ipcx__shmq_bc_lost(q) : 0;
+	if (rc == 0)
+		rc = ipcx__claim(q, buf, size, selector, 0, &c, d);
 	if (rc < 0)
 		return rc;
-	memcpy(buf, ipcx__payload(ipcx__shmq_rec(q->map, c.pos)), c.len);
 	*type = c.type;
 	ipcx__count_recv(q, c.len);
+	if (ipcx__broadcast(q))
+		return (ssize_t)c.len; /* copied by the take */
+	memcpy(buf, ipcx__shmq_payload(ipcx__shmq_rec(q->map, c.pos)), c.len);
 	rc = ipcx__release_rec(q, c.pos, 0);
 	return rc < 0 ? rc : (ssize_t)c.len;
 }
@@ -677,11 +713,13 @@ ssize_t ipcx__shmq_recv_loan(struct ipcx__shmq *q, const void **out, long select
 {
 	if (q->loan_recv)
 		return ipcx__fail(-EBUSY, "release the loaned message before taking another");
+	if (ipcx__broadcast(q))
+		return ipcx__fail(-ENOTSUP, "a broadcast subscriber copies messages out: use ipcx_recv");
 	struct ipcx__claim c;
-	int rc = ipcx__claim(q, SIZE_MAX, selector, 1, &c, d);
+	int rc = ipcx__claim(q, NULL, SIZE_MAX, selector, 1, &c, d);
 	if (rc < 0)
 		return rc;
-	*out = ipcx__payload(ipcx__shmq_rec(q->map, c.pos));
+	*out = ipcx__shmq_payload(ipcx__shmq_rec(q->map, c.pos));
 	*type = c.type;
 	q->loan_recv = c.pos + 1;
 	ipcx__count_recv(q, c.len);

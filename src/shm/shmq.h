@@ -157,6 +157,33 @@ void ipcx__shmq_poll_wake(const struct ipcx__shm_map *m);
 /* ipcx__shmq_poll_forget disarms slot s and removes its FIFO (the owner left or died). */
 void ipcx__shmq_poll_forget(struct ipcx__shm_hdr *h, struct ipcx__shm_slot *s);
 
+/* ---- broadcast.c ----------------------------------------------------- */
+
+/* What a receive took: the payload's length and its type. */
+struct ipcx__shmq_msg {
+	uint32_t len;
+	long type;
+};
+
+/* ipcx__shmq_bc_join places a new subscriber at the tail: it reads what is sent from now on. */
+void ipcx__shmq_bc_join(struct ipcx__shmq *q);
+/*
+ * ipcx__shmq_bc_reclaim moves the release cursor over the oldest records
+ * until it reaches want, as the policy allows; where it cannot (a
+ * subscriber has not read a message, a record is not committed) it sets
+ * *stuck to that position and returns 0. -EPROTO on corruption.
+ */
+int ipcx__shmq_bc_reclaim(struct ipcx__shmq *q, uint64_t want, uint64_t *stuck);
+/*
+ * ipcx__shmq_bc_take copies the subscriber's next message into buf: 1 with
+ * out filled, -EAGAIN when there is none (with *stuck set when an
+ * unfinished record is next), -EMSGSIZE (it stays next), -EPROTO.
+ */
+int ipcx__shmq_bc_take(struct ipcx__shmq *q, void *buf, size_t size, struct ipcx__shmq_msg *out,
+		       uint64_t *stuck);
+/* ipcx__shmq_bc_lost returns -EOVERFLOW, once, when messages were overwritten before we read them. */
+int ipcx__shmq_bc_lost(struct ipcx__shmq *q);
+
 /* ---- ring.c ---------------------------------------------------------- */
 
 /*
@@ -189,6 +216,27 @@ int ipcx__shmq_commit(struct ipcx__shmq *q, size_t len, long type);
 ssize_t ipcx__shmq_recv_loan(struct ipcx__shmq *q, const void **out, long selector,
 			     long *type, struct ipcx__deadline d);
 int ipcx__shmq_release(struct ipcx__shmq *q);
+
+/* Bytes from pos to the end of the ring. */
+static inline uint64_t ipcx__shmq_room(const struct ipcx__shm_map *m, uint64_t pos)
+{
+	return m->ring_size - (pos & m->mask);
+}
+
+/* Is span a possible stride for a record at pos: whole, aligned, inside the ring? */
+static inline bool ipcx__shmq_span_ok(const struct ipcx__shm_map *m, uint64_t pos, uint64_t span)
+{
+	return span >= IPCX__SHM_REC_HDR && span % 8 == 0 && span <= ipcx__shmq_room(m, pos) &&
+	       span <= m->cap;
+}
+
+static inline unsigned char *ipcx__shmq_payload(struct ipcx__shm_rec *r)
+{
+	return (unsigned char *)(r + 1);
+}
+
+/* ipcx__shmq_corrupt records and returns -EPROTO for what was found at pos. */
+int ipcx__shmq_corrupt(uint64_t pos, const char *what);
 
 /*
  * Ring internals shared with peer.c. ipcx__shmq_rec returns the record

@@ -2,11 +2,13 @@
  * shm.c - shm://NAME, ipcx's own shared-memory queue (src/shm/), and the
  * default transport of a bare name.
  *
- * Options: cap (bytes of messages the queue holds, default 1MiB), maxmsg
- * (default cap/4), mode (0600), pattern=queue (many senders and receivers,
- * the default) or pattern=spsc (one sender and one receiver at a time, the
- * fastest). They matter when the queue is created; opening an existing
- * queue with options that disagree with it is -EINVAL.
+ * Options: cap (bytes of messages the queue holds, default 1MiB; 0 for a
+ * rendezvous), maxmsg (default cap/4), mode (0600), pattern=queue (many
+ * senders and receivers, the default), pattern=spsc (one sender and one
+ * receiver at a time, the fastest) or pattern=broadcast (every subscriber
+ * gets every message) with policy=block or policy=overwrite. They matter
+ * when the queue is created; opening an existing queue with options that
+ * disagree with it is -EINVAL.
  */
 #include "ipcx_impl.h"
 #include "../shm/shmq.h"
@@ -27,12 +29,31 @@ struct ipcx__shm_chan {
 	struct ipcx__shmq q;
 };
 
+/* policy=block (the default) or overwrite, for pattern=broadcast only. */
+static int ipcx__shm_policy(const struct ipcx__url *u, struct ipcx__shm_params *p)
+{
+	const char *policy = ipcx__url_opt(u, "policy");
+	if (p->pattern != IPCX__SHM_BROADCAST) {
+		if (policy)
+			return ipcx__fail(-EINVAL, "policy= goes with pattern=broadcast only");
+		return 0;
+	}
+	if (p->flags & IPCX__SHM_RENDEZVOUS)
+		return ipcx__fail(-EINVAL, "cap=0 (rendezvous) does not go with pattern=broadcast");
+	if (policy && strcmp(policy, "overwrite") == 0)
+		p->flags |= IPCX__SHM_OVERWRITE;
+	else if (policy && strcmp(policy, "block") != 0)
+		return ipcx__fail(-EINVAL, "bad policy '%s' (block or overwrite)", policy);
+	return 0;
+}
+
 static int ipcx__shm_params(const struct ipcx__url *u, struct ipcx__shm_params *p)
 {
 	memset(p, 0, sizeof(*p));
 	p->mode = ipcx__url_mode(u);
 	if (u->has_cap && u->cap == SIZE_MAX)
-		return ipcx__fail(-ENOTSUP, "shm:// has no cap=unbounded yet; give a size");
+		return ipcx__fail(-ENOTSUP, "shm:// queues have a fixed size: cap=unbounded is "
+					    "not supported; give one, e.g. cap=64MiB");
 	if (u->has_cap && u->cap == 0)
 		p->flags |= IPCX__SHM_RENDEZVOUS;
 	p->cap = u->has_cap ? u->cap : 0;
@@ -45,10 +66,10 @@ static int ipcx__shm_params(const struct ipcx__url *u, struct ipcx__shm_params *
 	else if (strcmp(pattern, "spsc") == 0)
 		p->pattern = IPCX__SHM_SPSC;
 	else if (strcmp(pattern, "broadcast") == 0)
-		return ipcx__fail(-ENOTSUP, "shm:// has no pattern=broadcast yet");
+		p->pattern = IPCX__SHM_BROADCAST;
 	else
-		return ipcx__fail(-EINVAL, "bad pattern '%s' (queue or spsc)", pattern);
-	return 0;
+		return ipcx__fail(-EINVAL, "bad pattern '%s' (queue, spsc or broadcast)", pattern);
+	return ipcx__shm_policy(u, p);
 }
 
 /* The cap a queue was asked for: 0 for a rendezvous queue, whose ring only passes messages on. */
@@ -70,7 +91,26 @@ static int ipcx__shm_agree(const struct ipcx__url *u, const struct ipcx__shm_par
 				  (unsigned long long)m->max_msg, (unsigned long long)p->max_msg);
 	if (ipcx__url_opt(u, "pattern") && p->pattern != m->pattern)
 		return ipcx__fail(-EINVAL, "shm://%s exists with another pattern", u->address);
+	if (ipcx__url_opt(u, "policy") &&
+	    (p->flags & IPCX__SHM_OVERWRITE) != (m->flags & IPCX__SHM_OVERWRITE))
+		return ipcx__fail(-EINVAL, "shm://%s exists with another policy", u->address);
 	return 0;
+}
+
+/* What a channel on m opened with flags can do. */
+static unsigned ipcx__shm_caps(const struct ipcx__shm_map *m, int flags)
+{
+	unsigned caps = IPCX__SHM_BASE_CAPS;
+	if (m->pattern == IPCX__SHM_QUEUE)
+		caps |= IPCX__SHM_MANY;
+	if (m->pattern == IPCX__SHM_BROADCAST)
+		caps = (caps & ~(unsigned)IPCX_CAP_TYPED) | IPCX_CAP_BROADCAST |
+		       IPCX_CAP_MANY_SENDERS;
+	if (m->flags & IPCX__SHM_OVERWRITE)
+		caps &= ~(unsigned)(IPCX_CAP_RELIABLE | IPCX_CAP_FLOW_CONTROL);
+	if (flags & IPCX_RECV)
+		caps |= IPCX_CAP_POLLABLE;
+	return caps;
 }
 
 /* Maps the queue, creating it when flags ask and it is not there. */
@@ -115,11 +155,7 @@ static int ipcx__shm_open(ipcx_chan **out, const struct ipcx__url *u, int flags,
 		free(c);
 		return rc;
 	}
-	c->base.caps.flags = IPCX__SHM_BASE_CAPS;
-	if (c->map.pattern == IPCX__SHM_QUEUE)
-		c->base.caps.flags |= IPCX__SHM_MANY;
-	if (flags & IPCX_RECV)
-		c->base.caps.flags |= IPCX_CAP_POLLABLE;
+	c->base.caps.flags = ipcx__shm_caps(&c->map, flags);
 	c->base.caps.max_msg = c->map.max_msg;
 	c->base.caps.capacity = ipcx__shm_capacity(&c->map);
 	c->base.max_msg_limit = "the queue's maxmsg";
@@ -165,7 +201,7 @@ static int ipcx__shm_unlink_url(const struct ipcx__url *u)
 
 const struct ipcx__transport ipcx__shm_transport = {
 	.scheme = "shm",
-	.options = "cap maxmsg mode pattern",
+	.options = "cap maxmsg mode pattern policy",
 	.caps = {.flags = IPCX__SHM_BASE_CAPS | IPCX__SHM_MANY,
 		 .max_msg = (size_t)(IPCX__SHM_MAX_RING / 2 - IPCX__SHM_REC_HDR),
 		 .capacity = (size_t)IPCX__SHM_DEFAULT_CAP},

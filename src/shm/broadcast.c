@@ -1,0 +1,246 @@
+/*
+ * broadcast.c - pattern=broadcast: every subscriber receives every message
+ * sent after it joined.
+ *
+ * Senders reserve and commit records exactly as in a queue. No record is
+ * claimed: each subscriber has its own read position, sub in its peer slot
+ * (position + 1), which it moves by compare-and-swap after copying a
+ * message out. Room comes back when a sender that finds the ring full
+ * moves the release cursor rel over the oldest record itself (reclaims
+ * it). With policy=block a sender does not reclaim a message while some
+ * subscriber's position is on it: the slowest subscriber holds senders
+ * back. With policy=overwrite it moves such a subscriber on (the same
+ * compare-and-swap the subscriber would do, so exactly one of them wins)
+ * and adds one to the subscriber's lost counter; the subscriber's next
+ * receive reports the count once as -EOVERFLOW.
+ *
+ * A sender moves subscribers before it moves rel, and writes a reclaimed
+ * place only after rel passed it. A subscriber copies a message, then
+ * checks that rel has not passed it (a seqlock read) before moving on.
+ */
+#include "shmq.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <string.h>
+
+/*
+ * Orders a seqlock reader's plain copy before its re-check. ThreadSanitizer
+ * does not model fences (GCC refuses them under it); its test does not use
+ * broadcast queues.
+ */
+#if defined(__SANITIZE_THREAD__)
+#define ipcx__read_fence() ((void)0)
+#else
+#define ipcx__read_fence() atomic_thread_fence(memory_order_acquire)
+#endif
+
+/* How often a joining subscriber retries while senders keep moving the tail. */
+#define IPCX__JOIN_TRIES 1000
+
+static bool ipcx__overwrite(const struct ipcx__shmq *q)
+{
+	return q->map->flags & IPCX__SHM_OVERWRITE;
+}
+
+void ipcx__shmq_bc_join(struct ipcx__shmq *q)
+{
+	/*
+	 * A tail unchanged after our position is visible means that any sender
+	 * reclaiming the first message we may read reserved it after that, so
+	 * it sees us.
+	 */
+	for (unsigned n = 0; n < IPCX__JOIN_TRIES; n++) {
+		uint64_t t = atomic_load(&q->hdr->tail);
+		atomic_store(&q->me->sub, t + 1);
+		if (atomic_load(&q->hdr->tail) == t)
+			return;
+	}
+}
+
+/*
+ * The record at r, the oldest not yet reclaimed: 1 with *next after it and
+ * *msg telling a message from a pad, 0 when it is not committed yet,
+ * -EAGAIN when another sender reclaimed it meanwhile, -EPROTO.
+ */
+static int ipcx__bc_next(struct ipcx__shmq *q, uint64_t r, uint64_t *next, bool *msg)
+{
+	const struct ipcx__shm_map *m = q->map;
+	struct ipcx__shm_rec *rec = ipcx__shmq_rec(m, r);
+	*msg = false;
+	if (!rec) {
+		*next = r + ipcx__shmq_room(m, r);
+		return 1;
+	}
+	uint64_t st = atomic_load(&rec->state);
+	if (!ipcx__st_is_at(st, r))
+		return atomic_load(&q->hdr->rel) == r ? 0 : -EAGAIN;
+	uint32_t span = atomic_load(&rec->span);
+	unsigned stage = ipcx__st_stage(st);
+	if ((stage != IPCX__ST_COMMITTED && stage != IPCX__ST_PAD) ||
+	    !ipcx__shmq_span_ok(m, r, span))
+		return atomic_load(&q->hdr->rel) == r ? ipcx__shmq_corrupt(r, "bad record") : -EAGAIN;
+	*msg = stage == IPCX__ST_COMMITTED;
+	*next = r + span;
+	return 1;
+}
+
+/*
+ * Moves every subscriber at r to next before r is reclaimed, counting the
+ * message as lost for those that had not read it. False when the policy
+ * is block and a subscriber has yet to read the message at r.
+ */
+static bool ipcx__bc_move_subs(struct ipcx__shmq *q, uint64_t r, uint64_t next, bool msg)
+{
+	const struct ipcx__shm_map *m = q->map;
+	for (unsigned i = 0; i < m->max_peers; i++) {
+		struct ipcx__shm_slot *s = &m->slots[i];
+		uint64_t at = r + 1;
+		if (atomic_load(&s->sub) != at)
+			continue;
+		if (msg && !ipcx__overwrite(q))
+			return false;
+		if (atomic_compare_exchange_strong(&s->sub, &at, next + 1) && msg)
+			atomic_fetch_add(&s->lost, 1);
+	}
+	return true;
+}
+
+int ipcx__shmq_bc_reclaim(struct ipcx__shmq *q, uint64_t want, uint64_t *stuck)
+{
+	struct ipcx__shm_hdr *h = q->hdr;
+	for (uint64_t n = 0; n <= q->map->ring_size / 8; n++) {
+		uint64_t r = atomic_load(&h->rel), t = atomic_load(&h->tail);
+		if (r >= want || r >= t)
+			return 0;
+		uint64_t next = r;
+		bool msg;
+		int rc = ipcx__bc_next(q, r, &next, &msg);
+		if (rc == -EAGAIN)
+			continue;
+		if (rc < 0)
+			return rc;
+		if (rc > 0 && next > t)
+			return ipcx__shmq_corrupt(r, "record runs past the tail");
+		if (rc == 0 || !ipcx__bc_move_subs(q, r, next, msg)) {
+			*stuck = r;
+			return 0;
+		}
+		atomic_compare_exchange_strong(&h->rel, &r, next);
+	}
+	return ipcx__shmq_corrupt(0, "endless chain of records");
+}
+
+/*
+ * Moves our position from pos to next; lost counts a message we could not
+ * read. False when a sender moved us first (and counted the loss).
+ */
+static bool ipcx__bc_step(struct ipcx__shmq *q, uint64_t pos, uint64_t next, bool lost)
+{
+	uint64_t at = pos + 1;
+	if (!atomic_compare_exchange_strong(&q->me->sub, &at, next + 1))
+		return false;
+	if (lost)
+		atomic_fetch_add(&q->me->lost, 1);
+	if (!ipcx__overwrite(q))
+		ipcx__shmq_notify(q->map, IPCX__WAIT_SEND); /* a sender may wait for us */
+	return true;
+}
+
+/* Has a sender reclaimed pos? Then what we read there may belong to a newer record. */
+static bool ipcx__bc_passed(struct ipcx__shmq *q, uint64_t pos)
+{
+	return atomic_load(&q->hdr->rel) > pos;
+}
+
+/*
+ * Copies the committed message at pos, whose state is st, into buf. 1 when
+ * it is ours, 0 to look again (we were overtaken), -EMSGSIZE, -EPROTO.
+ */
+static int ipcx__bc_copy(struct ipcx__shmq *q, struct ipcx__shm_rec *rec, uint64_t pos,
+			 uint64_t st, void *buf, size_t size, struct ipcx__shmq_msg *out)
+{
+	uint32_t len = atomic_load_explicit(&rec->len, memory_order_acquire);
+	int64_t type = atomic_load_explicit(&rec->type, memory_order_acquire);
+	uint32_t span = atomic_load_explicit(&rec->span, memory_order_acquire);
+	if (ipcx__bc_passed(q, pos))
+		return 0; /* what we read may be a newer record's */
+	bool ok = len <= q->map->max_msg && ipcx__shm_span(len) <= span && type >= 1 &&
+		  type <= LONG_MAX && ipcx__shmq_span_ok(q->map, pos, span);
+	if (!ok || len > size) {
+		if (atomic_load(&rec->state) != st)
+			return 0;
+		if (!ok)
+			return ipcx__shmq_corrupt(pos, "bad message header");
+		return ipcx__fail(-EMSGSIZE, "message of %u bytes does not fit a buffer of %zu",
+				  len, size);
+	}
+	memcpy(buf, ipcx__shmq_payload(rec), len);
+	ipcx__read_fence();
+	if (ipcx__bc_passed(q, pos)) {
+		/* Overwritten while we copied; unless a sender moved us, we count it. */
+		ipcx__bc_step(q, pos, atomic_load(&q->hdr->rel), true);
+		return 0;
+	}
+	if (!ipcx__bc_step(q, pos, pos + span, false))
+		return 0;
+	out->len = len;
+	out->type = (long)type;
+	return 1;
+}
+
+int ipcx__shmq_bc_take(struct ipcx__shmq *q, void *buf, size_t size, struct ipcx__shmq_msg *out,
+		       uint64_t *stuck)
+{
+	const struct ipcx__shm_map *m = q->map;
+	for (uint64_t n = 0; n <= m->ring_size / 8; n++) {
+		uint64_t sub = atomic_load_explicit(&q->me->sub, memory_order_acquire);
+		if (sub == 0)
+			return ipcx__shmq_corrupt(0, "subscriber without a position");
+		uint64_t pos = sub - 1;
+		if (pos >= q->tail_cache) {
+			q->tail_cache = atomic_load_explicit(&q->hdr->tail, memory_order_acquire);
+			if (pos >= q->tail_cache)
+				return -EAGAIN;
+		}
+		struct ipcx__shm_rec *rec = ipcx__shmq_rec(m, pos);
+		if (!rec) {
+			ipcx__bc_step(q, pos, pos + ipcx__shmq_room(m, pos), false);
+			continue;
+		}
+		uint64_t st = atomic_load_explicit(&rec->state, memory_order_acquire);
+		uint64_t r = atomic_load(&q->hdr->rel);
+		if (r > pos) {
+			/* Reclaimed under us, unless a sender moved us on (and counted it). */
+			ipcx__bc_step(q, pos, r, true);
+			continue;
+		}
+		if (!ipcx__st_is_at(st, pos)) {
+			*stuck = pos; /* reserved, not yet committed */
+			return -EAGAIN;
+		}
+		if (ipcx__st_stage(st) == IPCX__ST_COMMITTED) {
+			int rc = ipcx__bc_copy(q, rec, pos, st, buf, size, out);
+			if (rc != 0)
+				return rc;
+			continue;
+		}
+		uint32_t span = atomic_load(&rec->span);
+		if (ipcx__bc_passed(q, pos))
+			continue;
+		if (ipcx__st_stage(st) == IPCX__ST_PAD && ipcx__shmq_span_ok(m, pos, span))
+			ipcx__bc_step(q, pos, pos + span, false);
+		else if (atomic_load(&rec->state) == st)
+			return ipcx__shmq_corrupt(pos, "bad record");
+	}
+	return ipcx__shmq_corrupt(0, "endless chain of records");
+}
+
+int ipcx__shmq_bc_lost(struct ipcx__shmq *q)
+{
+	if (atomic_load_explicit(&q->me->lost, memory_order_relaxed) == 0)
+		return 0;
+	unsigned long long n = atomic_exchange(&q->me->lost, 0);
+	return ipcx__fail(-EOVERFLOW,
+			  "%llu message(s) were overwritten before this subscriber read them", n);
+}
