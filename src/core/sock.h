@@ -77,7 +77,10 @@ int ipcx__sock_cap(const struct ipcx__url *u, int *sndbuf);
 
 /*
  * ipcx__sock_sndbuf asks for a send buffer of sndbuf bytes (when > 0) and
- * reports the one the kernel granted in *granted.
+ * reports the one the kernel granted in *granted. The receive buffer gets
+ * the same size: setting a buffer also stops the kernel from growing it,
+ * so a TCP connection with ?cap= holds at most what cap says on each side
+ * instead of taking more room as the window grows.
  */
 int ipcx__sock_sndbuf(int fd, int sndbuf, size_t *granted);
 

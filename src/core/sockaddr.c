@@ -344,6 +344,8 @@ int ipcx__sock_sndbuf(int fd, int sndbuf, size_t *granted)
 	socklen_t len = sizeof(sz);
 	if (sndbuf > 0 && setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz)) < 0)
 		return ipcx__errno_fail("SO_SNDBUF");
+	if (sndbuf > 0 && setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz)) < 0)
+		return ipcx__errno_fail("SO_RCVBUF");
 	if (getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz, &len) < 0)
 		return ipcx__errno_fail("SO_SNDBUF");
 	*granted = (size_t)sz;

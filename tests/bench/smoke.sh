@@ -27,7 +27,7 @@ $4 == "failed" { print "failed cell: " $0; bad = 1 }
 $4 == "skipped" && $5 == "" { print "skipped without a reason: " $0; bad = 1 }
 $4 == "ok" {
 	ok++
-	if ($14 <= 0 || $15 <= 0) { print "no throughput: " $0; bad = 1 }
+	if ($14 <= 0 || $15 < 0) { print "no throughput: " $0; bad = 1 }
 	if ($16 <= 0) { print "no verified messages: " $0; bad = 1 }
 	if ($17 != "pair") { fan[$17 " " $18]++; next }
 	if ($2 != "limit" && ($6 <= 0 || $7 <= 0 || $10 < $7)) { print "bad latency: " $0; bad = 1 }

@@ -369,7 +369,7 @@ static void json_result(FILE *f, const struct bench_result *r)
 	json_str(f, r->why);
 	json_lat(f, "latency_ns", &r->lat);
 	json_lat(f, "wakeup_ns", &r->wake);
-	fprintf(f, ", \"msgs_per_s\": %.0f, \"mb_per_s\": %.1f, \"verified\": %ld, \"shape\": \"%s\", "
+	fprintf(f, ", \"msgs_per_s\": %.0f, \"mb_per_s\": %.3f, \"verified\": %ld, \"shape\": \"%s\", "
 		   "\"fan\": %d}",
 		r->msgs_per_s, r->mb_per_s, r->verified, shape_name(r), r->fan);
 }
@@ -406,7 +406,7 @@ void bench_print_csv(FILE *f, const struct bench_report *rep)
 		for (char *p = why; *p; p++)
 			if (*p == ',' || *p == '"')
 				*p = ';';
-		fprintf(f, "%s,%s,%zu,%s,%s,%ld,%.0f,%.0f,%.0f,%.0f,%ld,%.0f,%.0f,%.0f,%.1f,%ld,%s,%d\n",
+		fprintf(f, "%s,%s,%zu,%s,%s,%ld,%.0f,%.0f,%.0f,%.0f,%ld,%.0f,%.0f,%.0f,%.3f,%ld,%s,%d\n",
 			r->mech->name, r->mech->group, r->size, status_name(r->status), why,
 			r->lat.samples, r->lat.p50, r->lat.p99, r->lat.p999, r->lat.max,
 			r->wake.samples, r->wake.p50, r->wake.max, r->msgs_per_s, r->mb_per_s,
