@@ -3,6 +3,7 @@
  */
 #include "testutil.h"
 
+#include <stdint.h>
 #include <sys/ipc.h>
 #include <sys/sem.h>
 #include <sys/shm.h>
@@ -96,7 +97,42 @@ static void test_foreign_segment(void)
 	CHECK_RC(ipcx_open(&ch, url, IPCX_RECV | IPCX_CREATE | IPCX_EXCL, 0), -EEXIST);
 }
 
+/*
+ * Another process rewrites the header of a ring that is open: the geometry
+ * checked at open is what bounds every slot, so a head past the ring or a
+ * slot length past the slot size is -EPROTO, never a read out of bounds.
+ */
+static void test_header_rewritten(void)
+{
+	char url[96];
+	unsigned key = ring_key(url, sizeof(url), "?maxmsg=64&cap=256");
+	ipcx_chan *ch = NULL;
+	CHECK_RC(ipcx_open(&ch, url, IPCX_SEND | IPCX_RECV | IPCX_CREATE | IPCX_EXCL, 0), 0);
+	CHECK_RC(ipcx_send(ch, "hello", 5, 3, 0), 0);
+	int shmid = shmget((key_t)key, 0, 0);
+	CHECK(shmid >= 0);
+	uint32_t *h = shmat(shmid, NULL, 0); /* magic version nslots slot_size head tail */
+	CHECK(h != (void *)-1);
+	h[2] = 32767;
+	h[3] = 1u << 30;
+	h[4] = 30000; /* head: far past the 4 slots of the segment */
+	static char buf[4096];
+	CHECK_RC(ipcx_recv(ch, buf, sizeof(buf), 0, NULL, 0), -EPROTO);
+	CHECK_RC(ipcx_send(ch, "x", 1, 1, 0), 0); /* the private nslots bounds the tail */
+	h[4] = 0;
+	uint64_t *len0 = (uint64_t *)(h + 6);
+	*len0 = 200; /* under the forged slot size, over the real one */
+	CHECK_RC(ipcx_recv(ch, buf, sizeof(buf), 0, NULL, 0), -EPROTO);
+	*len0 = 5;
+	long type = 0;
+	CHECK_RC(ipcx_recv(ch, buf, sizeof(buf), 0, &type, 0), 5);
+	CHECK(type == 3 && memcmp(buf, "hello", 5) == 0);
+	shmdt(h);
+	ipcx_close(ch);
+}
+
 static const struct test_case tests[] = {
+	{"header_rewritten", test_header_rewritten},
 	{"killed_holder", test_killed_holder},
 	{"ipcs_mode", test_ipcs_mode},
 	{"foreign_segment", test_foreign_segment},

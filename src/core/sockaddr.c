@@ -6,6 +6,7 @@
 #include "sock.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -99,7 +100,8 @@ static int ipcx__unix_chmod(const struct ipcx__url *u)
 		return ipcx__fail(-errno, "%s: %s", u->address, ipcx_strerror(-errno));
 	if (!S_ISSOCK(st.st_mode) || (st.st_mode & 07777) == u->mode)
 		return 0;
-	if (chmod(u->address, u->mode) < 0)
+	/* NOFOLLOW: a symlink swapped in since the lstat is refused, never followed. */
+	if (fchmodat(AT_FDCWD, u->address, u->mode, AT_SYMLINK_NOFOLLOW) < 0)
 		return ipcx__fail(-errno, "chmod %s: %s", u->address, ipcx_strerror(-errno));
 	return 0;
 }

@@ -246,13 +246,21 @@ static int ipcx__psem_name(const struct ipcx__url *u)
 }
 
 /* sem_open applies the umask; glibc keeps the semaphore at /dev/shm/sem.NAME. */
-static int ipcx__psem_chmod(const struct ipcx__url *u)
+/*
+ * ipcx__psem_chmod gives a semaphore we just created the ?mode= asked for
+ * (sem_open applied the umask). On failure the new semaphore is removed.
+ */
+static int ipcx__psem_chmod(ipcx_sem *s, const struct ipcx__url *u)
 {
 	char path[PATH_MAX];
 	snprintf(path, sizeof(path), "/dev/shm/sem.%s", u->address + 1);
-	if (chmod(path, (mode_t)u->mode) < 0)
-		return ipcx__fail(-errno, "chmod %s: %s", path, ipcx_strerror(-errno));
-	return 0;
+	if (chmod(path, (mode_t)u->mode) == 0)
+		return 0;
+	int rc = ipcx__fail(-errno, "chmod %s: %s", path, ipcx_strerror(-errno));
+	sem_close(s->psem);
+	s->psem = NULL;
+	sem_unlink(u->address);
+	return rc;
 }
 
 static int ipcx__psem_open(ipcx_sem *s, const struct ipcx__url *u, int flags, unsigned nsems,
@@ -269,7 +277,7 @@ static int ipcx__psem_open(ipcx_sem *s, const struct ipcx__url *u, int flags, un
 	if (flags & IPCX_CREATE) {
 		s->psem = sem_open(u->address, O_CREAT | O_EXCL, (mode_t)ipcx__url_mode(u), value);
 		if (s->psem != SEM_FAILED)
-			return u->has_mode ? ipcx__psem_chmod(u) : 0;
+			return u->has_mode ? ipcx__psem_chmod(s, u) : 0;
 		if (errno != EEXIST || (flags & IPCX_EXCL))
 			return ipcx__fail(-errno, "sem_open %s: %s", u->address,
 					  ipcx_strerror(-errno));

@@ -141,6 +141,10 @@ static ssize_t ipcx__sysvmq_recv(ipcx_chan *ch, void *buf, size_t size, long sel
 		return ipcx__fail(-ETIMEDOUT, "no message (selector %ld) came in time", selector);
 	if (n < 0)
 		return ipcx__fail((int)n, "msgrcv: %s", ipcx_strerror((int)n));
+	/* msgrcv never returns more than it was asked for; a result that does is not copied. */
+	if ((size_t)n > want)
+		return ipcx__fail(-EPROTO, "msgrcv returned %zd bytes for a %zu-byte buffer", n,
+				  want);
 	memcpy(buf, c->buf->mtext, (size_t)n);
 	*type = c->buf->mtype;
 	return n;

@@ -22,6 +22,7 @@
 #include "ipcx_impl.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/sem.h>
@@ -56,6 +57,12 @@ struct ipcx__sysvshm_chan {
 	int semid, shmid;
 	struct ipcx__sysvshm_hdr *hdr;
 	size_t stride; /* bytes per slot, header included */
+	/*
+	 * The geometry checked at open, kept here: another process can write
+	 * the header at any time, so the live nslots and slot_size are never
+	 * used to index or bound a copy.
+	 */
+	uint32_t nslots, slot_size;
 };
 
 static struct ipcx__sysvshm_slot *ipcx__sysvshm_slot(struct ipcx__sysvshm_chan *c, uint32_t i)
@@ -116,8 +123,8 @@ static int ipcx__sysvshm_send(ipcx_chan *ch, const void *data, size_t len, long 
 	int rc = ipcx__sysvshm_enter(c, IPCX__SEM_EMPTY, d);
 	if (rc < 0)
 		return ipcx__sysvshm_err(c, rc, "the ring is full");
-	uint32_t tail = c->hdr->tail;
-	if (tail >= c->hdr->nslots) {
+	uint32_t tail = __atomic_load_n(&c->hdr->tail, __ATOMIC_RELAXED);
+	if (tail >= c->nslots) {
 		ipcx__sysvshm_leave(c, IPCX__SEM_EMPTY, IPCX__SEM_FULL, false);
 		return ipcx__fail(-EPROTO, "%s: corrupt ring tail %u", c->base.url, tail);
 	}
@@ -126,7 +133,7 @@ static int ipcx__sysvshm_send(ipcx_chan *ch, const void *data, size_t len, long 
 	s->type = type;
 	if (len)
 		memcpy(s->data, data, len);
-	c->hdr->tail = (tail + 1) % c->hdr->nslots;
+	c->hdr->tail = (tail + 1) % c->nslots;
 	rc = ipcx__sysvshm_leave(c, IPCX__SEM_EMPTY, IPCX__SEM_FULL, true);
 	return rc < 0 ? ipcx__sysvshm_err(c, rc, "") : 0;
 }
@@ -138,21 +145,24 @@ static ssize_t ipcx__sysvshm_recv(ipcx_chan *ch, void *buf, size_t size, long se
 	int rc = ipcx__sysvshm_enter(c, IPCX__SEM_FULL, d);
 	if (rc < 0)
 		return ipcx__sysvshm_err(c, rc, "the ring is empty");
-	uint32_t head = c->hdr->head;
-	struct ipcx__sysvshm_slot *s = head < c->hdr->nslots ? ipcx__sysvshm_slot(c, head) : NULL;
-	if (!s || s->len > c->hdr->slot_size || s->type < 1) {
+	uint32_t head = __atomic_load_n(&c->hdr->head, __ATOMIC_RELAXED);
+	struct ipcx__sysvshm_slot *s = head < c->nslots ? ipcx__sysvshm_slot(c, head) : NULL;
+	/* Each field is read once: what was checked is what is used. */
+	uint64_t len = s ? __atomic_load_n(&s->len, __ATOMIC_RELAXED) : 0;
+	int64_t t = s ? __atomic_load_n(&s->type, __ATOMIC_RELAXED) : 0;
+	if (!s || len > c->slot_size || t < 1 || t > LONG_MAX) {
 		ipcx__sysvshm_leave(c, IPCX__SEM_FULL, IPCX__SEM_EMPTY, false);
 		return ipcx__fail(-EPROTO, "%s: corrupt ring slot %u", c->base.url, head);
 	}
-	if (s->len > size) {
+	if (len > size) {
 		ipcx__sysvshm_leave(c, IPCX__SEM_FULL, IPCX__SEM_EMPTY, false);
 		return ipcx__fail(-EMSGSIZE, "the next message has %zu bytes, more than the %zu-byte "
-					     "buffer; it stays queued", (size_t)s->len, size);
+					     "buffer; it stays queued", (size_t)len, size);
 	}
-	size_t n = (size_t)s->len;
+	size_t n = (size_t)len;
 	memcpy(buf, s->data, n);
-	*type = (long)s->type;
-	c->hdr->head = (head + 1) % c->hdr->nslots;
+	*type = (long)t;
+	c->hdr->head = (head + 1) % c->nslots;
 	rc = ipcx__sysvshm_leave(c, IPCX__SEM_FULL, IPCX__SEM_EMPTY, true);
 	return rc < 0 ? ipcx__sysvshm_err(c, rc, "") : (ssize_t)n;
 }
@@ -189,6 +199,8 @@ static int ipcx__sysvshm_create(struct ipcx__sysvshm_chan *c, key_t key,
 	if (c->semid < 0)
 		return errno == EEXIST ? -EEXIST : ipcx__errno_fail("semget");
 	c->stride = ipcx__sysvshm_stride(slot);
+	c->nslots = nslots;
+	c->slot_size = slot;
 	size_t bytes = sizeof(struct ipcx__sysvshm_hdr) + nslots * c->stride;
 	c->shmid = shmget(key, bytes, IPC_CREAT | IPC_EXCL | mode);
 	c->hdr = c->shmid < 0 ? (void *)-1 : shmat(c->shmid, NULL, 0);
@@ -234,8 +246,12 @@ static int ipcx__sysvshm_attach(struct ipcx__sysvshm_chan *c, key_t key)
 	if (p == (void *)-1)
 		return ipcx__errno_fail("shmat");
 	c->hdr = p;
-	const struct ipcx__sysvshm_hdr h = *c->hdr;
+	struct ipcx__sysvshm_hdr h = {0};
+	if (ds.shm_segsz >= sizeof(h))
+		memcpy(&h, p, sizeof(h));
 	c->stride = ipcx__sysvshm_stride(h.slot_size);
+	c->nslots = h.nslots;
+	c->slot_size = h.slot_size;
 	if (ds.shm_segsz < sizeof(h) || h.magic != IPCX__SYSVSHM_MAGIC ||
 	    h.version != IPCX__SYSVSHM_VERSION || h.nslots == 0 ||
 	    h.nslots > IPCX__SYSVSHM_SLOTS_MAX || h.slot_size == 0 ||
@@ -270,8 +286,8 @@ static int ipcx__sysvshm_open(ipcx_chan **out, const struct ipcx__url *u, int fl
 		return rc;
 	}
 	c->base.caps.flags = IPCX__SYSVSHM_CAPS;
-	c->base.caps.max_msg = c->hdr->slot_size;
-	c->base.caps.capacity = (size_t)c->hdr->slot_size * c->hdr->nslots;
+	c->base.caps.max_msg = c->slot_size;
+	c->base.caps.capacity = (size_t)c->slot_size * c->nslots;
 	c->base.max_msg_limit = "the ring's slot size";
 	*out = &c->base;
 	return 0;

@@ -764,25 +764,37 @@ enum wait_end {
  * wait_cell waits for the cell until timeout_s, with the signals unblocked
  * only while it sleeps, and reaps it when it exited.
  */
-static enum wait_end wait_cell(pid_t pid, int timeout_s, const sigset_t *unblocked, int *st)
+static enum wait_end wait_cell(pid_t pid, int timeout_s, const sigset_t *unblocked, int *st,
+			       int *err)
 {
+	/*
+	 * Without pidfd_open (kernels before 5.3, seccomp filters, valgrind)
+	 * the cell is looked at every few milliseconds instead.
+	 */
 	int pfd = (int)syscall(SYS_pidfd_open, pid, 0);
-	if (pfd < 0)
+	if (pfd < 0 && errno != ENOSYS && errno != EPERM) {
+		*err = errno;
 		return WAIT_ERROR;
+	}
 	int64_t end = bench_now_ns() + (int64_t)timeout_s * 1000000000;
 	enum wait_end how = WAIT_TIMEOUT;
 	for (int64_t left; (left = end - bench_now_ns()) > 0;) {
+		if (pfd < 0 && left > 5000000)
+			left = 5000000;
 		struct timespec ts = {left / 1000000000, left % 1000000000};
 		struct pollfd p = {.fd = pfd, .events = POLLIN};
-		int n = ppoll(&p, 1, &ts, unblocked);
-		if (n > 0 && waitpid(pid, st, 0) == pid)
-			how = WAIT_EXITED;
-		else if (n < 0 && bench_caught)
+		int n = ppoll(pfd < 0 ? NULL : &p, pfd < 0 ? 0 : 1, &ts, unblocked);
+		if (n < 0 && bench_caught)
 			how = WAIT_SIGNAL;
+		else if (pfd >= 0 && n > 0 && waitpid(pid, st, 0) == pid)
+			how = WAIT_EXITED;
+		else if (pfd < 0 && n >= 0 && waitpid(pid, st, WNOHANG) == pid)
+			how = WAIT_EXITED;
 		if (how != WAIT_TIMEOUT)
 			break;
 	}
-	close(pfd);
+	if (pfd >= 0)
+		close(pfd);
 	return how;
 }
 
@@ -831,13 +843,13 @@ static const char *peer_name(const struct bench_result *r)
 
 /* finish copies the cell's result and turns how it ended into a status. */
 static void finish(struct bench_result *r, const struct cell_shm *c, enum wait_end how, int st,
-		   int timeout_s)
+		   int err, int timeout_s)
 {
 	*r = c->result;
 	if (how == WAIT_TIMEOUT)
 		snprintf(r->why, sizeof(r->why), "timed out after %d s; killed", timeout_s);
 	else if (how == WAIT_ERROR)
-		snprintf(r->why, sizeof(r->why), "pidfd_open: %s", strerror(errno));
+		snprintf(r->why, sizeof(r->why), "pidfd_open: %s", strerror(err));
 	else if (WIFSIGNALED(st))
 		snprintf(r->why, sizeof(r->why), "killed by signal %d (%s)", WTERMSIG(st),
 			 strsignal(WTERMSIG(st)));
@@ -866,8 +878,8 @@ static void run_forked(const struct bench_mech *m, size_t size, const struct ben
 		sigprocmask(SIG_SETMASK, &old, NULL);
 		return;
 	}
-	int st = 0;
-	enum wait_end how = wait_cell(pid, plan->timeout_s, &old, &st);
+	int st = 0, err = 0;
+	enum wait_end how = wait_cell(pid, plan->timeout_s, &old, &st, &err);
 	end_cell(m, pid, c, how);
 	if (how == WAIT_SIGNAL) {
 		/* Every object is gone: die of the signal, as the user asked. */
@@ -875,7 +887,7 @@ static void run_forked(const struct bench_mech *m, size_t size, const struct ben
 		sigprocmask(SIG_SETMASK, &old, NULL);
 		raise(bench_caught);
 	}
-	finish(r, c, how, st, plan->timeout_s);
+	finish(r, c, how, st, err, plan->timeout_s);
 	sigprocmask(SIG_SETMASK, &old, NULL);
 }
 

@@ -135,10 +135,16 @@ static int inv_mq_remove(const struct inv_obj *o)
 static bool inv_shm_header(struct inv_obj *o)
 {
 	struct ipcx__shm_hdr h;
-	int fd = open(o->path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	/*
+	 * Anyone may write /dev/shm: the file stat()ed as regular may have been
+	 * swapped for a FIFO since, and a blocking open of that would hang ls.
+	 */
+	int fd = open(o->path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0)
 		return false;
-	bool ok = pread(fd, &h, sizeof(h), 0) == (ssize_t)sizeof(h) &&
+	struct stat st;
+	bool ok = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+		  pread(fd, &h, sizeof(h), 0) == (ssize_t)sizeof(h) &&
 		  h.magic == IPCX__SHM_MAGIC && h.layout == IPCX__SHM_LAYOUT_VERSION;
 	close(fd);
 	if (!ok)
