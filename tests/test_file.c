@@ -327,6 +327,26 @@ static void test_corruption_detected(void)
 	ipcx_close(ch);
 }
 
+/* A header whose commit offset points past the end of the file is -EPROTO for both sides. */
+static void test_commit_past_end_refused(void)
+{
+	struct log_name n;
+	new_log(&n, "");
+	ipcx_chan *ch = open_ok(n.url, IPCX_SEND | IPCX_RECV | IPCX_CREATE);
+	send_str(ch, "precious", 1);
+	uint64_t lie = (uint64_t)file_size(n.path) + 4096;
+	int fd = open(n.path, O_RDWR);
+	CHECK(fd >= 0);
+	CHECK(pwrite(fd, &lie, 8, 16) == 8);
+	close(fd);
+	char buf[32];
+	CHECK_RC(ipcx_recv(ch, buf, sizeof(buf), 0, NULL, 0), -EPROTO);
+	CHECK_RC(ipcx_send(ch, "x", 1, 1, 0), -EPROTO);
+	CHECK(strstr(ipcx_errmsg(), "corrupt header") != NULL);
+	CHECK(file_size(n.path) < (off_t)lie);
+	ipcx_close(ch);
+}
+
 /* log_commit reads the commit offset from the log header (docs/file-log.md). */
 static off_t log_commit(const char *path)
 {
@@ -497,6 +517,7 @@ static const struct test_case tests[] = {
 	{"small_buffer_keeps", test_small_buffer_keeps},
 	{"torn_tail_ignored", test_torn_tail_ignored},
 	{"corruption_detected", test_corruption_detected},
+	{"commit_past_end_refused", test_commit_past_end_refused},
 	{"writer_killed_mid_record", test_writer_killed_mid_record},
 	{"objects", test_objects},
 	{"options", test_options},

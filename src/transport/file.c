@@ -198,9 +198,13 @@ static int ipcx__log_commit(int fd, const char *path, uint64_t *commit)
 		return ipcx__fail(-EPROTO, "%s is an ipcx log of version %u; this is version %d",
 				  path, ipcx__le32_at(hdr + 8), IPCX__LOG_VERSION);
 	*commit = ipcx__le64_at(hdr + IPCX__LOG_COMMIT_AT);
-	if (*commit < IPCX__LOG_HDR)
-		return ipcx__fail(-EPROTO, "%s has a corrupt header (commit %llu)", path,
-				  (unsigned long long)*commit);
+	/* Committed records are all in the file: a commit past its end is a lie. */
+	struct stat st;
+	if (fstat(fd, &st) < 0)
+		return ipcx__errno_fail("fstat");
+	if (*commit < IPCX__LOG_HDR || *commit > (uint64_t)st.st_size)
+		return ipcx__fail(-EPROTO, "%s has a corrupt header (commit %llu, file size %lld)",
+				  path, (unsigned long long)*commit, (long long)st.st_size);
 	return 0;
 }
 
