@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <semaphore.h>
 #include <sys/msg.h>
+#include <sys/sem.h>
 #include <sys/stat.h>
 
 /* The private XDG_RUNTIME_DIR of this test; the registry lives in its ipcx/. */
@@ -106,6 +107,8 @@ static void test_process_liveness(void)
 {
 	unsigned long long start;
 	CHECK_RC(ipcx__proc_start_time(getpid(), &start), 0);
+	/* Field 22, not its neighbour 21 (itrealvalue), which is always 0. */
+	CHECK(start != 0);
 	CHECK(ipcx__proc_alive(getpid(), start));
 	CHECK(ipcx__proc_alive(getpid(), 0));
 	/* The same pid with another start time is another process: pid reuse. */
@@ -268,6 +271,111 @@ static void test_inventory_posix_shm_and_sem(void)
 	inv_free(&l);
 }
 
+/* scribble writes len bytes of value at off of the segment behind o. */
+static void scribble(const struct inv_obj *o, uint64_t off, const void *value, size_t len)
+{
+	int fd = open(o->path, O_RDWR | O_CLOEXEC);
+	CHECK(fd >= 0 && pwrite(fd, value, len, (off_t)off) == (ssize_t)len);
+	close(fd);
+}
+
+/*
+ * An shm queue shows its waiting messages, payload bytes, pattern and open
+ * channels; a record that breaks the format makes the counts unknown, and
+ * a header that does not add up makes the file plain shared memory.
+ */
+static void test_inventory_shm_queue(void)
+{
+	char name[64], url[96];
+	ipcx_chan *ch;
+	struct inv_list l;
+	test_unique(name, sizeof(name), "ipcx-objects-shm");
+	snprintf(url, sizeof(url), "shm://%s", name);
+	test_cleanup_url(url);
+	int rc = ipcx_open(&ch, url, IPCX_SEND | IPCX_CREATE, 0);
+	if (rc == -ENOTSUP)
+		SKIP("no shm transport");
+	CHECK_RC(rc, 0);
+	for (int i = 0; i < 3; i++)
+		CHECK_RC(ipcx_send(ch, "hello", 5, 1, 0), 0);
+	struct inv_obj *o = scan_find(&l, url);
+	CHECK(o && o->kind == &inv_shm_kind && o->messages == 3 && o->size == 15);
+	CHECK(o->peers == 1 && strcmp(o->pattern, "queue") == 0);
+	struct inv_shm_peer peers[INV_SHM_MAX_PEERS];
+	CHECK(inv_shm_peers(o, peers, INV_SHM_MAX_PEERS) == 1);
+	CHECK(peers[0].pid == getpid() && peers[0].alive && peers[0].role == IPCX_SEND);
+	CHECK(peers[0].msgs_sent == 3 && peers[0].bytes_sent == 15);
+	ipcx_close(ch);
+	struct ipcx__shm_hdr h;
+	int fd = open(o->path, O_RDONLY | O_CLOEXEC);
+	CHECK(fd >= 0 && pread(fd, &h, sizeof(h), 0) == (ssize_t)sizeof(h));
+	close(fd);
+	uint32_t bad_span = 3;
+	scribble(o, h.ring_off + offsetof(struct ipcx__shm_rec, span), &bad_span, sizeof(bad_span));
+	inv_free(&l);
+	o = scan_find(&l, url);
+	CHECK(o && o->kind == &inv_shm_kind && o->messages == -1 && o->size == -1);
+	uint32_t bad_peers = 100000;
+	scribble(o, offsetof(struct ipcx__shm_hdr, max_peers), &bad_peers, sizeof(bad_peers));
+	inv_free(&l);
+	CHECK(scan_find(&l, url) == NULL);
+	char as_posix[128];
+	snprintf(as_posix, sizeof(as_posix), "posixshm:///ipcx.%s", name);
+	CHECK(inv_find(&l, as_posix) != NULL);
+	inv_free(&l);
+}
+
+/*
+ * expect_registered checks that the inventory shows the object at url as
+ * made by this process, live while we run (or held), with the capability
+ * column blank: semaphores and regions are not transports.
+ */
+static void expect_registered(const char *url, const struct inv_kind *kind)
+{
+	struct inv_list l;
+	struct ipcx__object_rec rec;
+	char caps[256];
+	CHECK_RC(ipcx__object_find(url, &rec), 0);
+	struct inv_obj *o = scan_find(&l, url);
+	CHECK(o && o->kind == kind && o->registered && !o->lasting);
+	CHECK(o->creator.pid == getpid() && o->creator_start != 0);
+	CHECK(o->state != INV_STALE);
+	CHECK(!inv_format_caps(o, caps, sizeof(caps)) && caps[0] == '\0');
+	inv_free(&l);
+}
+
+/* Semaphores and regions that ipcx makes are registered and forgotten. */
+static void test_sync_objects_register(void)
+{
+	char name[64], set_url[64], id_url[64], sem_url[96], region_url[96];
+	ipcx_sem *set, *sem;
+	ipcx_region *region;
+	private_runtime();
+	key_t key = (key_t)(0x1e7c0000 | (getpid() & 0xffff));
+	snprintf(set_url, sizeof(set_url), "sysvsem://0x%08x", (unsigned)key);
+	test_unique(name, sizeof(name), "ipcx-objects-sync");
+	snprintf(sem_url, sizeof(sem_url), "sem:///%s", name);
+	snprintf(region_url, sizeof(region_url), "posixshm:///%s", name);
+	CHECK_RC(ipcx_sem_open(&set, set_url, IPCX_CREATE | IPCX_EXCL, 2, 0), 0);
+	snprintf(id_url, sizeof(id_url), "sysvsem://id=%d", semget(key, 0, 0));
+	CHECK_RC(ipcx_sem_open(&sem, sem_url, IPCX_CREATE | IPCX_EXCL, 1, 0), 0);
+	CHECK_RC(ipcx_region_open(&region, region_url, IPCX_CREATE | IPCX_EXCL, 4096), 0);
+	expect_registered(id_url, &inv_sysvsem_kind);
+	expect_registered(sem_url, &inv_sem_kind);
+	expect_registered(region_url, &inv_posixshm_kind);
+	ipcx_sem_close(set);
+	ipcx_sem_close(sem);
+	ipcx_region_close(region);
+	struct ipcx__object_rec rec;
+	CHECK_RC(ipcx_sem_unlink(set_url), 0);
+	CHECK_RC(ipcx_sem_unlink(sem_url), 0);
+	CHECK_RC(ipcx_region_unlink(region_url), 0);
+	CHECK_RC(ipcx__object_find(id_url, &rec), -ENOENT);
+	CHECK_RC(ipcx__object_find(sem_url, &rec), -ENOENT);
+	CHECK_RC(ipcx__object_find(region_url, &rec), -ENOENT);
+	drop_runtime();
+}
+
 static void test_formats_and_limits(void)
 {
 	char buf[32];
@@ -295,6 +403,8 @@ static const struct test_case tests[] = {
 	{"inventory_orphan_records", test_inventory_orphan_records},
 	{"inventory_sysvmq", test_inventory_sysvmq},
 	{"inventory_posix_shm_and_sem", test_inventory_posix_shm_and_sem},
+	{"inventory_shm_queue", test_inventory_shm_queue},
+	{"sync_objects_register", test_sync_objects_register},
 	{"formats_and_limits", test_formats_and_limits},
 };
 

@@ -102,7 +102,11 @@ int ipcx__proc_start_time(pid_t pid, unsigned long long *start)
 	if (!p || p[1] != ' ')
 		return -EPROTO;
 	char state = p[2];
-	/* After ") " come field 3 (state) and on; the start time is field 22. */
+	/*
+	 * After ") " come field 3 (state) and on; the start time is field 22.
+	 * p moves to the space before field 3, then one field per step.
+	 */
+	p++;
 	for (int field = 3; field < 22 && p; field++)
 		p = strchr(p + 1, ' ');
 	if (!p || sscanf(p + 1, "%llu", start) != 1)

@@ -90,6 +90,8 @@ static int ipcx__posixshm_open(ipcx_region *r, const struct ipcx__url *u, int fl
 			if (rc < 0) {
 				close(fd);
 				shm_unlink(u->address);
+			} else {
+				(void)ipcx__object_register_url(u);
 			}
 			return rc;
 		}
@@ -238,6 +240,8 @@ int ipcx_region_unlink(const char *url)
 		rc = ipcx__posixshm_name(&u);
 		if (rc == 0 && shm_unlink(u.address) < 0)
 			rc = ipcx__fail(-errno, "shm_unlink %s: %s", u.address, ipcx_strerror(-errno));
+		if (rc == 0)
+			ipcx__object_forget_url(&u);
 	} else if (strcmp(u.scheme, "sysvshm") == 0) {
 		rc = ipcx__sysv_addr_parse(&u, true, &a);
 		int id = rc < 0 ? rc : ipcx__sysvshm_id(&a, &u, 0, 0);

@@ -108,6 +108,7 @@ static int ipcx__sysvsem_create(const struct ipcx__sysv_addr *a, const struct ip
 		semctl(id, 0, IPC_RMID);
 		return rc;
 	}
+	(void)ipcx__object_register_sysv("sysvsem", id);
 	return id;
 }
 
@@ -231,6 +232,7 @@ static int ipcx__sysvsem_remove(const struct ipcx__url *u)
 		return id;
 	if (semctl(id, 0, IPC_RMID) < 0)
 		return ipcx__errno_fail("semctl IPC_RMID");
+	ipcx__object_forget_sysv("sysvsem", id);
 	return 0;
 }
 
@@ -276,8 +278,12 @@ static int ipcx__psem_open(ipcx_sem *s, const struct ipcx__url *u, int flags, un
 	s->psem = SEM_FAILED;
 	if (flags & IPCX_CREATE) {
 		s->psem = sem_open(u->address, O_CREAT | O_EXCL, (mode_t)ipcx__url_mode(u), value);
-		if (s->psem != SEM_FAILED)
-			return u->has_mode ? ipcx__psem_chmod(s, u) : 0;
+		if (s->psem != SEM_FAILED) {
+			rc = u->has_mode ? ipcx__psem_chmod(s, u) : 0;
+			if (rc == 0)
+				(void)ipcx__object_register_url(u);
+			return rc;
+		}
 		if (errno != EEXIST || (flags & IPCX_EXCL))
 			return ipcx__fail(-errno, "sem_open %s: %s", u->address,
 					  ipcx_strerror(-errno));
@@ -421,6 +427,8 @@ int ipcx_sem_unlink(const char *url)
 		rc = ipcx__psem_name(&u);
 		if (rc == 0 && sem_unlink(u.address) < 0)
 			rc = ipcx__fail(-errno, "sem_unlink %s: %s", u.address, ipcx_strerror(-errno));
+		if (rc == 0)
+			ipcx__object_forget_url(&u);
 	} else if (strcmp(u.scheme, "sysvsem") == 0) {
 		rc = ipcx__sysvsem_remove(&u);
 	} else {

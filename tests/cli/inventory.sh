@@ -35,6 +35,16 @@ expect_field() {
 	[ "$got" = "$3" ] || fail "$1: $2 is '$got' in ls --json, expected '$3'"
 }
 
+# stat_until URL PATTERN: ipcx stat URL into $T/out until a line matches PATTERN.
+stat_until() {
+	tries=0
+	until "$IPCX" stat "$1" >"$T/out" 2>&1 && grep -q "$2" "$T/out"; do
+		tries=$((tries + 1))
+		[ "$tries" -lt 400 ] || fail "stat $1 never showed '$2': $(cat "$T/out")"
+		sleep 0.05
+	done
+}
+
 # mk URL...: ipcx mk, which must succeed; the URL it printed is in $made.
 mk() {
 	run "$IPCX" mk "$@"
@@ -92,6 +102,10 @@ expect_field "$mq_url" mode 0640
 expect_field "$mq_url" messages 0
 expect_field "$pshm_url" size 65536
 expect_field "$sem_set_url" nsems 3
+expect_field "$sem_set_url" registered true
+field "$sem_set_url" creator | grep -q '^{"pid": [0-9]' ||
+	fail "$sem_set_url: no creator pid in ls --json"
+expect_field "$sem_set_url" caps null
 expect_field "sysvmq://id=$ipcmk_q" registered false
 expect_field "sysvshm://id=$ipcmk_m" size 8192
 expect_field "sysvsem://id=$ipcmk_s" nsems 2
@@ -108,6 +122,8 @@ grep -q "^sysvsem *sysvsem://id=$ipcmk_s\$" "$T/out" || fail "ls -k sysvsem: $(c
 run "$IPCX" ls -l
 expect_rc 0 "ls -l"
 grep -q "kernel.msgmax=" "$T/out" || fail "ls -l shows no limits"
+head -1 "$T/out" | grep -q " URL *CAPS\$" || fail "ls -l: no CAPS column: $(head -1 "$T/out")"
+grep -q " $fifo_url .*named" "$T/out" || fail "ls -l: no capabilities for $fifo_url"
 
 run "$IPCX" stat "$mq_url"
 expect_rc 0 "stat $mq_url"
@@ -138,13 +154,8 @@ deadq=$!
 track $deadq
 at_exit "'$IPCX' rm -f 'sysvmq://$(key 2)' 2>/dev/null"
 wait_for -p "$T/dead.fifo" && wait_for -p "$T/live.fifo" || fail "recv made no FIFO"
-tries=0
-until "$IPCX" stat "sysvmq://$(key 2)" >"$T/q" 2>/dev/null; do
-	tries=$((tries + 1))
-	[ "$tries" -lt 400 ] || fail "recv made no System V queue"
-	sleep 0.05
-done
-q_url=$(awk '$1 == "url" { print $2 }' "$T/q")
+stat_until "sysvmq://$(key 2)" "^url "
+q_url=$(awk '$1 == "url" { print $2 }' "$T/out")
 ls_json
 expect_field "fifo://$T/dead.fifo" state live
 expect_field "$q_url" state live
@@ -190,6 +201,35 @@ for u in $made_urls "sysvmq://id=$ipcmk_q" "sysvshm://id=$ipcmk_m"; do
 	expect_field "$u" state absent
 done
 ipcs -q | grep -q " ${mq_url#sysvmq://id=} " && fail "ipcs still lists $mq_url"
+
+# ---- an shm queue: messages waiting, pattern, peers alive and dead ----------
+if has_transport shm; then
+	shm_url="shm://ipcx-inv-q-$$"
+	at_exit "'$IPCX' rm -f '$shm_url' 2>/dev/null"
+	run "$IPCX" send "$shm_url" -m one -m two -m three
+	expect_rc 0 "send to $shm_url"
+	ls_json
+	expect_field "$shm_url" messages 3
+	expect_field "$shm_url" size 11
+	expect_field "$shm_url" pattern queue
+	expect_field "$shm_url" peers 0
+	run "$IPCX" stat "$shm_url"
+	expect_rc 0 "stat $shm_url"
+	grep -q "^messages *3\$" "$T/out" || fail "stat $shm_url: $(cat "$T/out")"
+	grep -q "^pattern *queue\$" "$T/out" || fail "stat $shm_url shows no pattern"
+	grep -q "^caps .*zero-copy" "$T/out" || fail "stat $shm_url shows no capabilities"
+
+	# A receiver that drained the queue and waits for more is a live peer; killed, a dead one.
+	"$IPCX" recv "$shm_url" -n 0 --timeout 30000 >/dev/null 2>&1 &
+	shm_rcv=$!
+	track $shm_rcv
+	stat_until "$shm_url" "^peer *pid $shm_rcv receiver alive: sent 0 (0 bytes), received 3 (11 bytes)\$"
+	grep -q "^messages *0\$" "$T/out" || fail "stat $shm_url after recv: $(cat "$T/out")"
+	grep -q "^state *live" "$T/out" || fail "stat $shm_url with a receiver: $(cat "$T/out")"
+	kill -9 $shm_rcv
+	wait $shm_rcv 2>/dev/null
+	stat_until "$shm_url" "^peer *pid $shm_rcv receiver dead"
+fi
 
 # ---- errors: one line, non-zero ---------------------------------------------
 run "$IPCX" stat "sysvmq://id=2147483647"

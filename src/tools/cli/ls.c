@@ -102,6 +102,22 @@ static void ls_lastop(const struct inv_obj *o, char *buf, size_t size)
 	inv_format_peer(&o->last_op, buf, size);
 }
 
+static void ls_peers(const struct inv_obj *o, char *buf, size_t size)
+{
+	ls_count(o->peers, buf, size);
+}
+
+static void ls_pattern(const struct inv_obj *o, char *buf, size_t size)
+{
+	snprintf(buf, size, "%s", o->pattern[0] ? o->pattern : "-");
+}
+
+/* ls_caps is blank for kinds that are not transports. */
+static void ls_caps(const struct inv_obj *o, char *buf, size_t size)
+{
+	inv_format_caps(o, buf, size);
+}
+
 static void ls_why(const struct inv_obj *o, char *buf, size_t size)
 {
 	snprintf(buf, size, "%s", o->why);
@@ -120,13 +136,16 @@ static const struct ls_col ls_cols[] = {
 	{"att", "ATT", true, ls_att},            {"creator", "CREATOR", true, ls_creator},
 	{"created", "CREATED", false, ls_created}, {"send", "LAST-SEND", false, ls_send},
 	{"recv", "LAST-RECV", false, ls_recv},   {"lastop", "LAST-OP", false, ls_lastop},
+	{"peers", "PEERS", true, ls_peers},      {"pattern", "PATTERN", false, ls_pattern},
 	{"why", "WHY", false, ls_why},           {"url", "URL", false, ls_url},
+	{"caps", "CAPS", false, ls_caps},
 };
 #define LS_NCOLS (sizeof(ls_cols) / sizeof(ls_cols[0]))
 #define LS_MAX_SHOWN 24
 
 #define LS_DEFAULT_COLS "kind,state,owner,mode,size,msgs,url"
-#define LS_LONG_COLS "kind,state,owner,mode,size,cap,msgs,att,creator,created,send,recv,url"
+#define LS_LONG_COLS                                                                       \
+	"kind,state,owner,mode,size,cap,msgs,att,creator,created,send,recv,pattern,url,caps"
 
 struct ls_args {
 	struct inv_filter filter;
@@ -147,7 +166,8 @@ static bool ls_pick(const char *list, const struct ls_col **shown, size_t *n)
 			i++;
 		if (i == LS_NCOLS) {
 			cli_usage("ls", "unknown column '%s' (columns: kind state owner mode size cap "
-					"msgs nsems att creator created send recv lastop why url)", c);
+					"msgs nsems att creator created send recv lastop peers pattern "
+					"why url caps)", c);
 			return false;
 		}
 		if (*n < LS_MAX_SHOWN)
@@ -301,13 +321,14 @@ const struct cli_command cli_ls_command = {
 		"\n"
 		"Options:\n"
 		"  -l, --long          more columns (capacity, holders, creator, last sender and\n"
-		"                      receiver) and the system limits\n"
+		"                      receiver, shm queue pattern, transport capabilities)\n"
+		"                      and the system limits\n"
 		"  -k, --kind KINDS    only these kinds: sysvmq sysvshm sysvsem mq shm posixshm\n"
 		"                      sem fifo unix unixseq unixdgram file\n"
 		"  -u, --owner USER    only objects of USER (a name or a uid)\n"
 		"  -o, --output COLS   these columns, comma-separated: kind state owner mode\n"
 		"                      size cap msgs nsems att creator created send recv lastop\n"
-		"                      why url\n"
+		"                      peers pattern why url caps\n"
 		"      --json          one JSON document (schema ipcx.ls/1 in docs/inventory.md)\n",
 	.run = ls_run,
 };

@@ -26,16 +26,44 @@ static void stat_peer(const char *name, const struct inv_pid_time *pt)
 		printf("%-10s %s\n", name, inv_format_peer(pt, text, sizeof(text)));
 }
 
+/* stat_role names what a shm queue peer does: "sender", "receiver", "subscriber", ... */
+static const char *stat_role(const struct inv_shm_peer *p)
+{
+	if (p->role == (IPCX_SEND | IPCX_RECV))
+		return p->subscriber ? "sender+subscriber" : "sender+receiver";
+	if (p->role & IPCX_RECV)
+		return p->subscriber ? "subscriber" : "receiver";
+	return p->role & IPCX_SEND ? "sender" : "peer";
+}
+
+/* stat_shm_peers writes one line per open channel of an ipcx shm queue. */
+static void stat_shm_peers(const struct inv_obj *o)
+{
+	struct inv_shm_peer peers[INV_SHM_MAX_PEERS];
+	int n = inv_shm_peers(o, peers, sizeof(peers) / sizeof(peers[0]));
+	for (int i = 0; i < n; i++) {
+		const struct inv_shm_peer *p = &peers[i];
+		printf("%-10s pid %d %s %s: sent %llu (%llu bytes), received %llu (%llu bytes)",
+		       "peer", (int)p->pid, stat_role(p), p->alive ? "alive" : "dead", p->msgs_sent,
+		       p->bytes_sent, p->msgs_recv, p->bytes_recv);
+		if (p->lost)
+			printf(", lost %llu", p->lost);
+		putchar('\n');
+	}
+}
+
 /* stat_print writes one "name value" line for everything known about o. */
 static void stat_print(const struct inv_obj *o)
 {
-	char text[64];
+	char text[512];
 	printf("%-10s %s\n", "url", o->url);
 	printf("%-10s %s (%s)\n", "kind", o->kind->name, o->kind->what);
 	if (o->path[0])
 		printf("%-10s %s\n", "path", o->path);
 	if (o->id >= 0)
 		printf("%-10s %d (key 0x%08x)\n", "id", o->id, (unsigned)o->key);
+	if (inv_format_caps(o, text, sizeof(text)))
+		printf("%-10s %s\n", "caps", text);
 	if (o->has_owner)
 		printf("%-10s %s (uid %u, gid %u), mode %04o\n", "owner",
 		       inv_owner_name(o->uid, text, sizeof(text)), (unsigned)o->uid,
@@ -44,6 +72,8 @@ static void stat_print(const struct inv_obj *o)
 	stat_bytes("capacity", o->capacity);
 	stat_count("messages", o->messages);
 	stat_count("nsems", o->nsems);
+	if (o->pattern[0])
+		printf("%-10s %s\n", "pattern", o->pattern);
 	stat_peer("creator", &o->creator);
 	stat_peer("last-send", &o->last_send);
 	stat_peer("last-recv", &o->last_recv);
@@ -54,6 +84,9 @@ static void stat_print(const struct inv_obj *o)
 			printf("%s%d", i ? " " : " (pid ", (int)o->holders[i]);
 		printf("%s\n", o->attached > 0 && o->holders[0] > 0 ? ")" : "");
 	}
+	stat_count("peers", o->peers);
+	if (o->peers > 0)
+		stat_shm_peers(o);
 	printf("%-10s %s\n", "registry", o->registered ? o->lasting ? "yes, made to last" : "yes"
 							: "no (not made by ipcx)");
 	printf("%-10s %s: %s\n", "state", inv_state_name(o->state), o->why);

@@ -3,6 +3,7 @@
  */
 #include "inventory.h"
 
+#include <limits.h>
 #include <time.h>
 
 const char *inv_human_size(long long bytes, char *buf, size_t size)
@@ -39,6 +40,22 @@ const char *inv_format_time(long long t, char *buf, size_t size)
 	bool today = tw.tm_year == tn.tm_year && tw.tm_yday == tn.tm_yday;
 	strftime(buf, size, today ? "%H:%M:%S" : "%Y-%m-%d", &tw);
 	return buf;
+}
+
+bool inv_format_caps(const struct inv_obj *o, char *buf, size_t size)
+{
+	struct ipcx_caps caps;
+	size_t used = 0;
+	buf[0] = '\0';
+	if (ipcx_transport_caps(o->kind->name, &caps) < 0)
+		return false;
+	for (unsigned bit = 0; bit < sizeof(caps.flags) * CHAR_BIT; bit++) {
+		const char *name = ipcx_cap_name(1u << bit);
+		if ((caps.flags & (1u << bit)) && name && used < size)
+			used += (size_t)snprintf(buf + used, size - used, "%s%s", used ? "," : "",
+						 name);
+	}
+	return true;
 }
 
 const char *inv_format_peer(const struct inv_pid_time *pt, char *buf, size_t size)

@@ -80,7 +80,7 @@ struct inv_obj *inv_add(struct inv_list *l, const struct inv_kind *k)
 	o->kind = k;
 	o->id = -1;
 	o->size = o->capacity = o->messages = o->nsems = -1;
-	o->attached = -1;
+	o->attached = o->peers = -1;
 	return o;
 }
 
@@ -387,6 +387,32 @@ static void inv_json_num(FILE *out, const char *name, long long v)
 		fprintf(out, ", \"%s\": %lld", name, v);
 }
 
+/* inv_json_text writes a string field, null when empty. */
+static void inv_json_text(FILE *out, const char *name, const char *s)
+{
+	fprintf(out, ", \"%s\": ", name);
+	if (s[0])
+		inv_json_str(out, s);
+	else
+		fprintf(out, "null");
+}
+
+/* inv_json_caps writes the transport's capability flags as a list of names, or null. */
+static void inv_json_caps(FILE *out, const struct inv_obj *o)
+{
+	char caps[512];
+	if (!inv_format_caps(o, caps, sizeof(caps))) {
+		fprintf(out, ", \"caps\": null");
+		return;
+	}
+	fprintf(out, ", \"caps\": [");
+	char *save = NULL;
+	int i = 0;
+	for (char *c = strtok_r(caps, ",", &save); c; c = strtok_r(NULL, ",", &save))
+		fprintf(out, "%s\"%s\"", i++ ? ", " : "", c);
+	fputc(']', out);
+}
+
 static void inv_json_peer(FILE *out, const char *name, const struct inv_pid_time *pt)
 {
 	if (pt->pid <= 0 && pt->time <= 0) {
@@ -406,11 +432,7 @@ void inv_print_json(FILE *out, const struct inv_obj *o)
 	inv_json_str(out, o->kind->name);
 	fprintf(out, ", \"url\": ");
 	inv_json_str(out, o->url);
-	fprintf(out, ", \"path\": ");
-	if (o->path[0])
-		inv_json_str(out, o->path);
-	else
-		fprintf(out, "null");
+	inv_json_text(out, "path", o->path);
 	inv_json_num(out, "id", o->id);
 	if (o->id >= 0)
 		fprintf(out, ", \"key\": \"0x%08llx\"", (unsigned long long)(unsigned)o->key);
@@ -433,6 +455,9 @@ void inv_print_json(FILE *out, const struct inv_obj *o)
 	for (int i = 0; i < o->attached && i < INV_MAX_HOLDERS; i++)
 		fprintf(out, "%s%d", i ? ", " : "", (int)o->holders[i]);
 	fprintf(out, "]");
+	inv_json_num(out, "peers", o->peers);
+	inv_json_text(out, "pattern", o->pattern);
+	inv_json_caps(out, o);
 	inv_json_peer(out, "creator", &o->creator);
 	inv_json_peer(out, "last_send", &o->last_send);
 	inv_json_peer(out, "last_recv", &o->last_recv);

@@ -12,6 +12,7 @@
 #define IPCX_INVENTORY_H
 
 #include "ipcx_impl.h"
+#include "../../shm/layout.h"
 
 #include <limits.h>
 #include <stdbool.h>
@@ -54,6 +55,8 @@ struct inv_obj {
 	struct inv_pid_time last_op; /* last attach/detach or semop, where that is all the kernel tells */
 	int attached;                /* processes holding it, -1 when that cannot be seen */
 	pid_t holders[INV_MAX_HOLDERS];
+	int peers;        /* open channels of an ipcx shm queue (peer slots in use), or -1 */
+	char pattern[32]; /* an ipcx shm queue's pattern ("queue", "spsc+rendezvous"), or "" */
 	bool registered; /* ipcx's registry knows it */
 	bool lasting;    /* made to outlive its creator */
 	enum inv_state state;
@@ -148,6 +151,32 @@ void inv_procs_holders(const struct inv_procs *p, struct inv_obj *o);
 /* inv_procs_bound says whether a Unix socket is bound at path (someone listens). */
 bool inv_procs_bound(const struct inv_procs *p, const char *path);
 
+/* ---- ipcx shm queues (shmq.c) ---------------------------------------- */
+
+/* The most peer slots a queue's header may declare: a record state names a slot in 8 bits. */
+#define INV_SHM_MAX_PEERS (1u << IPCX__ST_SLOT_BITS)
+
+/* One open channel of an ipcx shm queue, from its peer slot. */
+struct inv_shm_peer {
+	pid_t pid;
+	unsigned role;   /* IPCX_SEND | IPCX_RECV */
+	bool subscriber; /* a receiver of a broadcast queue */
+	bool alive;      /* the process that opened it runs (pid and start time) */
+	unsigned long long msgs_sent, bytes_sent, msgs_recv, bytes_recv;
+	unsigned long long lost; /* broadcast overwrite: messages it missed */
+};
+
+/*
+ * inv_shm_read fills o from the ipcx queue whose segment is at o->path:
+ * messages waiting and their payload bytes, capacity, pattern, peers,
+ * creator, last sender and receiver. False when the file is not a valid
+ * queue of the layout this ipcx reads.
+ */
+bool inv_shm_read(struct inv_obj *o);
+
+/* inv_shm_peers reads up to max open channels of the queue o; how many, or -ENOENT. */
+int inv_shm_peers(const struct inv_obj *o, struct inv_shm_peer *out, size_t max);
+
 /* ---- filters ---------------------------------------------------------- */
 
 /* Which objects a command looks at: some kinds (all when none), one owner. */
@@ -196,6 +225,12 @@ const char *inv_human_size(long long bytes, char *buf, size_t size);
 
 /* inv_format_time writes an epoch time as "14:03:05" today, else "2024-05-01"; "-" when unknown. */
 const char *inv_format_time(long long t, char *buf, size_t size);
+
+/*
+ * inv_format_caps writes the capability flags of o's transport, comma-separated
+ * ("typed,many-senders"); false, with buf empty, for kinds that are not transports.
+ */
+bool inv_format_caps(const struct inv_obj *o, char *buf, size_t size);
 
 /* inv_format_peer writes "PID@TIME", "PID" or "-". */
 const char *inv_format_peer(const struct inv_pid_time *pt, char *buf, size_t size);

@@ -5,7 +5,6 @@
  * POSIX shared-memory object (posixshm:///NAME).
  */
 #include "inventory.h"
-#include "../../shm/layout.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -131,33 +130,6 @@ static int inv_mq_remove(const struct inv_obj *o)
 
 /* ---- /dev/shm ---------------------------------------------------------- */
 
-/* inv_shm_header reads an ipcx queue's header: creator, capacity, last sender and receiver. */
-static bool inv_shm_header(struct inv_obj *o)
-{
-	struct ipcx__shm_hdr h;
-	/*
-	 * Anyone may write /dev/shm: the file stat()ed as regular may have been
-	 * swapped for a FIFO since, and a blocking open of that would hang ls.
-	 */
-	int fd = open(o->path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
-	if (fd < 0)
-		return false;
-	struct stat st;
-	bool ok = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
-		  pread(fd, &h, sizeof(h), 0) == (ssize_t)sizeof(h) &&
-		  h.magic == IPCX__SHM_MAGIC && h.layout == IPCX__SHM_LAYOUT_VERSION;
-	close(fd);
-	if (!ok)
-		return false;
-	const long long ns = 1000000000;
-	o->capacity = (long long)h.cap;
-	o->size = (long long)(h.tail - h.head);
-	o->creator = (struct inv_pid_time){h.creator_pid, h.created_ns / ns};
-	o->last_send = (struct inv_pid_time){h.last_sender_pid, h.last_send_ns / ns};
-	o->last_recv = (struct inv_pid_time){h.last_receiver_pid, h.last_recv_ns / ns};
-	return true;
-}
-
 /*
  * inv_shm_classify names the /dev/shm file name: a semaphore, an ipcx
  * queue (when its header says so) or plain shared memory.
@@ -169,7 +141,7 @@ static const struct inv_kind *inv_shm_classify(struct inv_obj *o, const char *na
 		snprintf(o->url, sizeof(o->url), "sem:///%s", name + sp);
 		return &inv_sem_kind;
 	}
-	if (strncmp(name, INV_IPCX_PREFIX, ip) == 0 && name[ip] && inv_shm_header(o)) {
+	if (strncmp(name, INV_IPCX_PREFIX, ip) == 0 && name[ip] && inv_shm_read(o)) {
 		snprintf(o->url, sizeof(o->url), "shm://%s", name + ip);
 		return &inv_shm_kind;
 	}
