@@ -187,14 +187,33 @@ static int ipcx__free_next(struct ipcx__shmq *q, uint64_t r, uint64_t *next)
 	return atomic_load(&q->hdr->rel) == r ? ipcx__shmq_corrupt(r, "bad record span") : 0;
 }
 
+/*
+ * Is pos below the tail? The tail only grows, so a position below a tail
+ * we saw is below the real one: *t starts as the receive path's cached
+ * tail, and the shared tail, which every send writes, is read only when
+ * *t cannot answer. What we read is not stored back into the cache, so
+ * that the receive path learns of new reservations only when it runs dry,
+ * as before: learning of one here would send the receiver to a record
+ * the sender may still be writing (the version that stored it back was
+ * slower one to one in some runs, docs/shm.md "Performance").
+ */
+static bool ipcx__below_tail(struct ipcx__shmq *q, uint64_t pos, uint64_t *t)
+{
+	if (pos < *t)
+		return true;
+	/* Acquire, pairing with a one-to-one sender's release of the tail: the records below it are written. */
+	*t = atomic_load_explicit(&q->hdr->tail, memory_order_acquire);
+	return pos < *t;
+}
+
 int ipcx__shmq_advance_rel(struct ipcx__shmq *q)
 {
 	struct ipcx__shm_hdr *h = q->hdr;
 	bool moved = false;
+	uint64_t t = q->tail_cache;
 	for (uint64_t n = 0; n <= q->map->ring_size / 8; n++) {
 		uint64_t r = atomic_load(&h->rel);
-		uint64_t t = atomic_load_explicit(&h->tail, memory_order_acquire);
-		if (r >= t)
+		if (!ipcx__below_tail(q, r, &t))
 			break;
 		uint64_t next;
 		int rc = ipcx__free_next(q, r, &next);
@@ -202,7 +221,7 @@ int ipcx__shmq_advance_rel(struct ipcx__shmq *q)
 			return rc;
 		if (next == IPCX__NONE)
 			break;
-		if (next > t)
+		if (!ipcx__below_tail(q, next - 1, &t))
 			return ipcx__shmq_corrupt(r, "record runs past the tail");
 		if (atomic_compare_exchange_strong(&h->rel, &r, next))
 			moved = true;
