@@ -74,6 +74,7 @@ enum ipcx_cap_flag {
 	IPCX_CAP_RELIABLE = 1 << 14,      /* nothing is dropped silently */
 	IPCX_CAP_FLOW_CONTROL = 1 << 15,  /* a full queue makes the sender wait */
 	IPCX_CAP_UNTYPED = 1 << 16,       /* no type is carried: every message is type 1, others -ENOTSUP */
+	IPCX_CAP_RENDEZVOUS = 1 << 17,    /* cap=0: a send returns once a receiver took the message */
 };
 
 /* The capabilities and limits of a transport, or of one open channel. */

@@ -86,6 +86,11 @@ static const struct fixture fixtures[] = {
 	/* cap= fixes both socket buffers: without it TCP grows its window, and "full" moves. */
 	FIXTURE("tcp", "tcp://127.0.0.1:{port}?cap=64KiB"),
 	FIXTURE("shm", "shm://{name}"),
+	FIXTURE("shm-spsc", "shm://{name}?pattern=spsc"),
+	FIXTURE("shm-rendezvous", "shm://{name}?cap=0"),
+	FIXTURE("shm-broadcast", "shm://{name}?pattern=broadcast"),
+	FIXTURE("shm-overwrite", "shm://{name}?pattern=broadcast&policy=overwrite"),
+	FIXTURE("shm-unbounded", "shm://{name}?cap=unbounded"),
 	FIXTURE("sysvmq", "sysvmq://{key}"),
 	FIXTURE("mq", "mq:///{name}"),
 	FIXTURE("sysvshm", "sysvshm://{key}"),
@@ -493,6 +498,25 @@ static void skip_unless_records(void)
 		SKIP("frame=raw keeps no record boundaries");
 }
 
+/*
+ * skip_unless_reliable skips tests that need every message of a sender
+ * running far ahead: a transport without IPCX_CAP_RELIABLE may drop the
+ * oldest (shm:// policy=overwrite reports it as -EOVERFLOW; test_shm.c
+ * checks that accounting).
+ */
+static void skip_unless_reliable(const struct link *l)
+{
+	if (!(l->caps.flags & IPCX_CAP_RELIABLE))
+		SKIP("no IPCX_CAP_RELIABLE: a sender that runs ahead may overwrite messages");
+}
+
+/* skip_if_rendezvous skips tests whose sender must run ahead of its receiver. */
+static void skip_if_rendezvous(const struct link *l)
+{
+	if (l->caps.flags & IPCX_CAP_RENDEZVOUS)
+		SKIP("IPCX_CAP_RENDEZVOUS: a send waits for its receiver, nothing is queued");
+}
+
 /* ---- the tests --------------------------------------------------------- */
 
 /* 1000 messages arrive in the order they were sent, each intact. */
@@ -662,6 +686,7 @@ static void test_typed(void)
 {
 	struct link l;
 	link_open(&l, false);
+	skip_if_rendezvous(&l);
 	bool typed = l.caps.flags & IPCX_CAP_TYPED;
 	if (typed && fx_frame != FRAME_BINARY)
 		SKIP("a typed transport with an untyped frame");
@@ -848,6 +873,7 @@ static void drain(struct link *l, uint32_t count, size_t len)
 
 static size_t flow_len(const struct link *l)
 {
+	skip_if_rendezvous(l);
 	if (!(l->caps.flags & IPCX_CAP_FLOW_CONTROL))
 		SKIP("no IPCX_CAP_FLOW_CONTROL");
 	skip_unless_records();
@@ -915,6 +941,7 @@ static void test_peer_exit_after_send(void)
 	struct link l;
 	link_open(&l, false);
 	skip_unless_records();
+	skip_if_rendezvous(&l);
 	size_t len = min_size(l.caps.max_msg, 10);
 	if (link_fork(&l, 1) >= 0) {
 		for (uint32_t i = 0; i < 3; i++)
@@ -990,6 +1017,7 @@ static void test_checksums(void)
 	enum { COUNT = 20000 };
 	struct link l;
 	link_open(&l, false);
+	skip_unless_reliable(&l);
 	size_t limit = stamp_limit(&l);
 	if (link_fork(&l, 1) >= 0) {
 		send_stamped(l.tx, 0, COUNT, limit);
@@ -1008,6 +1036,7 @@ static void test_many_senders(void)
 	link_open(&l, false);
 	if (!(l.caps.flags & IPCX_CAP_MANY_SENDERS))
 		SKIP("no IPCX_CAP_MANY_SENDERS");
+	skip_unless_reliable(&l);
 	size_t limit = stamp_limit(&l);
 	int me = link_fork(&l, KIDS);
 	if (me >= 0) {

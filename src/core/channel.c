@@ -181,7 +181,7 @@ const char *ipcx_cap_name(unsigned flag)
 		"broadcast",    "zero-copy",      "cross-host",   "survives-exit",
 		"survives-reboot", "bidirectional", "pollable",   "named",
 		"connected",    "byte-stream",    "reliable",     "flow-control",
-		"untyped",
+		"untyped",        "rendezvous",
 	};
 	for (unsigned i = 0; i < sizeof(names) / sizeof(names[0]); i++)
 		if (flag == 1u << i)
