@@ -108,6 +108,8 @@ static unsigned ipcx__shm_caps(const struct ipcx__shm_map *m, int flags)
 		       IPCX_CAP_MANY_SENDERS;
 	if (m->flags & IPCX__SHM_OVERWRITE)
 		caps &= ~(unsigned)(IPCX_CAP_RELIABLE | IPCX_CAP_FLOW_CONTROL);
+	if (m->flags & IPCX__SHM_RENDEZVOUS)
+		caps |= IPCX_CAP_RENDEZVOUS;
 	if (flags & IPCX_RECV)
 		caps |= IPCX_CAP_POLLABLE;
 	return caps;
