@@ -13,15 +13,30 @@
 	(IPCX_CAP_POLLABLE | IPCX_CAP_BYTE_STREAM | IPCX_CAP_RELIABLE |        \
 	 IPCX_CAP_FLOW_CONTROL)
 
-/* ipcx__pipe_size applies ?cap= with F_SETPIPE_SZ and reports the capacity. */
+/*
+ * The capacity a pipe asks for when the URL gives no ?cap=: the kernel's
+ * default of 64 KiB splits every frame of a 64 KiB message in two, which
+ * costs the receiver an extra wake-up per message. Pages are allocated
+ * only as data arrives, so the larger ring costs nothing while it is idle.
+ */
+#define IPCX__PIPE_DEFAULT_CAP (1 << 20)
+
+/*
+ * ipcx__pipe_size applies ?cap= with F_SETPIPE_SZ and reports the capacity.
+ * Without ?cap= it asks for IPCX__PIPE_DEFAULT_CAP and keeps the kernel's
+ * size when that is refused (fs.pipe-max-size, fs.pipe-user-pages-soft).
+ */
 static int ipcx__pipe_size(int fd, const struct ipcx__url *u, size_t *capacity)
 {
 	if (u->has_cap) {
 		if (u->cap == 0 || u->cap > INT_MAX)
-			return ipcx__fail(-EINVAL, "pipe:// cap=%zu: the kernel takes 1 byte to "
-						   "/proc/sys/fs/pipe-max-size", u->cap);
+			return ipcx__fail(-EINVAL, "pipe:// cap=%s: the kernel takes 1 byte to "
+						   "/proc/sys/fs/pipe-max-size",
+					  u->cap ? "unbounded or above 2 GiB" : "0");
 		if (fcntl(fd, F_SETPIPE_SZ, (int)u->cap) < 0)
 			return ipcx__errno_fail("F_SETPIPE_SZ (see /proc/sys/fs/pipe-max-size)");
+	} else {
+		(void)fcntl(fd, F_SETPIPE_SZ, IPCX__PIPE_DEFAULT_CAP);
 	}
 	int sz = fcntl(fd, F_GETPIPE_SZ);
 	*capacity = sz > 0 ? (size_t)sz : 0;
