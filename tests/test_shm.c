@@ -11,7 +11,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/epoll.h>
+#include <sched.h>
 #include <sys/ioctl.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 
 /* A fresh queue URL ("shm://NAME?opts"), removed when the test ends. */
@@ -92,6 +94,13 @@ static void test_stream_spsc(void)
 static void test_stream_default(void)
 {
 	two_process_stream("", 5000, 4096);
+}
+
+/* Unbounded queues: the ring is backed and given back chunk by chunk while both sides run. */
+static void test_stream_unbounded(void)
+{
+	two_process_stream("cap=unbounded", 20000, 4000);
+	two_process_stream("cap=unbounded&pattern=spsc", 20000, 4000);
 }
 
 static void test_bare_name(void)
@@ -229,8 +238,11 @@ static void test_options(void)
 	CHECK_RC(ipcx_open(&ch, url, IPCX_SEND | IPCX_CREATE, 0), -EINVAL);
 	new_queue(url, sizeof(url), "cap=1KiB&maxmsg=1000");
 	CHECK_RC(ipcx_open(&ch, url, IPCX_SEND | IPCX_CREATE, 0), -EINVAL);
-	new_queue(url, sizeof(url), "cap=unbounded");
-	CHECK_RC(ipcx_open(&ch, url, IPCX_SEND | IPCX_CREATE, 0), -ENOTSUP);
+	new_queue(url, sizeof(url), "cap=unbounded&pattern=broadcast");
+	CHECK_RC(ipcx_open(&ch, url, IPCX_SEND | IPCX_CREATE, 0), -EINVAL);
+	CHECK(strstr(ipcx_errmsg(), "unbounded") != NULL);
+	new_queue(url, sizeof(url), "cap=unbounded&maxmsg=3GiB");
+	CHECK_RC(ipcx_open(&ch, url, IPCX_SEND | IPCX_CREATE, 0), -EINVAL);
 	new_queue(url, sizeof(url), "policy=overwrite");
 	CHECK_RC(ipcx_open(&ch, url, IPCX_SEND | IPCX_CREATE, 0), -EINVAL);
 	new_queue(url, sizeof(url), "pattern=broadcast&policy=sometimes");
@@ -926,6 +938,138 @@ static void test_broadcast_two_senders(void)
 	ipcx_close(keep);
 }
 
+/* ---- unbounded queues ---------------------------------------------- */
+
+#define UNB_MSG (64u * 1024u)
+
+/* Message i of the unbounded tests: UNB_MSG bytes that say which message it is. */
+static void unb_fill(unsigned char *buf, unsigned i)
+{
+	for (size_t k = 0; k < UNB_MSG; k += 8) {
+		uint64_t v = (uint64_t)i * 0x9e3779b97f4a7c15ull ^ k;
+		memcpy(buf + k, &v, 8);
+	}
+}
+
+/* Bytes of memory the segment of url holds now. */
+static uint64_t unb_allocated(const char *url)
+{
+	char path[320];
+	snprintf(path, sizeof(path), "/dev/shm/ipcx.%s", strchr(url, '/') + 2);
+	*strchr(path, '?') = '\0';
+	struct stat st;
+	CHECK(stat(path, &st) == 0);
+	return (uint64_t)st.st_blocks * 512;
+}
+
+/* Sends messages from..to-1 with timeout 0; returns how many went before the first failure. */
+static unsigned unb_send(ipcx_chan *tx, unsigned from, unsigned to, int *rc)
+{
+	static unsigned char buf[UNB_MSG];
+	*rc = 0;
+	for (unsigned i = from; i < to; i++) {
+		unb_fill(buf, i);
+		*rc = ipcx_send(tx, buf, UNB_MSG, 1 + i % 5, 0);
+		if (*rc < 0)
+			return i - from;
+	}
+	return to - from;
+}
+
+/* Receives messages from..to-1 in order, comparing every byte; then the queue is empty. */
+static void unb_drain(ipcx_chan *rx, unsigned from, unsigned to)
+{
+	static unsigned char want[UNB_MSG], got[UNB_MSG];
+	for (unsigned i = from; i < to; i++) {
+		long type = 0;
+		unb_fill(want, i);
+		CHECK_RC(ipcx_recv(rx, got, sizeof(got), 0, &type, 5000), UNB_MSG);
+		CHECK(type == 1 + (long)(i % 5) && memcmp(want, got, UNB_MSG) == 0);
+	}
+	CHECK_RC(ipcx_recv(rx, got, sizeof(got), 0, NULL, 0), -ENOMSG);
+}
+
+/*
+ * A sender in one process queues 64MiB (64 times the default cap) with
+ * timeout 0 while nobody reads: every send succeeds and the segment grows.
+ * A receiver in another process drains it all in order, and the memory
+ * goes back.
+ */
+static void test_unbounded_backlog(void)
+{
+	char url[256];
+	new_queue(url, sizeof(url), "cap=unbounded");
+	ipcx_chan *ch = open_ok(url, IPCX_SEND | IPCX_CREATE);
+	struct ipcx_caps caps;
+	CHECK_RC(ipcx_caps_of(ch, &caps), 0);
+	CHECK(caps.capacity == SIZE_MAX && !(caps.flags & IPCX_CAP_FLOW_CONTROL));
+	CHECK(caps.max_msg == 16u << 20);
+	uint64_t empty = unb_allocated(url);
+	CHECK(empty < (1u << 20));
+	enum { N = 1024 };
+	pid_t pid = fork();
+	if (pid == 0) {
+		ipcx_chan *tx = open_ok(url, IPCX_SEND);
+		int rc;
+		CHECK(unb_send(tx, 0, N, &rc) == N);
+		ipcx_close(tx);
+		_exit(0);
+	}
+	CHECK(wait_child(pid) == 0);
+	CHECK(unb_allocated(url) >= (uint64_t)N * UNB_MSG);
+	pid = fork();
+	if (pid == 0) {
+		ipcx_chan *rx = open_ok(url, IPCX_RECV);
+		unb_drain(rx, 0, N);
+		ipcx_close(rx);
+		_exit(0);
+	}
+	CHECK(wait_child(pid) == 0);
+	/* Only the header, the slots, the chunk under the release cursor and the one before stay. */
+	CHECK(unb_allocated(url) <= empty + (3u << 20));
+	ipcx_close(ch);
+}
+
+/*
+ * In a mount namespace of its own, /dev/shm is an 8MiB tmpfs: sends past
+ * it fail with -ENOMEM and a clear message, nothing crashes, and once a
+ * receiver in another process drained the queue it takes messages again.
+ */
+static void test_unbounded_enomem(void)
+{
+	if (unshare(CLONE_NEWNS) < 0)
+		SKIP("needs a mount namespace (root): unshare: %s", strerror(errno));
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+	    mount("none", "/dev/shm", "tmpfs", 0, "size=8m") < 0)
+		SKIP("cannot mount a small tmpfs on /dev/shm: %s", strerror(errno));
+	char url[256];
+	snprintf(url, sizeof(url), "shm://unbounded-enomem?cap=unbounded&pattern=spsc");
+	ipcx_chan *tx = open_ok(url, IPCX_SEND | IPCX_CREATE);
+	int rc;
+	unsigned sent = unb_send(tx, 0, 1000, &rc);
+	CHECK_RC(rc, -ENOMEM);
+	CHECK(strstr(ipcx_errmsg(), "/dev/shm is full") != NULL);
+	CHECK(sent >= 64 && sent < 128);
+	CHECK_RC(unb_send(tx, sent, sent + 1, &rc), 0);
+	CHECK_RC(rc, -ENOMEM);
+	pid_t pid = fork();
+	if (pid == 0) {
+		ipcx_chan *rx = open_ok(url, IPCX_RECV);
+		unb_drain(rx, 0, sent);
+		ipcx_close(rx);
+		_exit(0);
+	}
+	CHECK(wait_child(pid) == 0);
+	/* The memory came back, but for the two chunks a trim keeps (32 messages). */
+	unsigned again = unb_send(tx, sent, 3 * sent, &rc);
+	CHECK_RC(rc, -ENOMEM);
+	CHECK(again + 34 >= sent && again > 16);
+	ipcx_chan *rx = open_ok(url, IPCX_RECV);
+	unb_drain(rx, sent, sent + again);
+	ipcx_close(rx);
+	ipcx_close(tx);
+}
+
 static const struct test_case tests[] = {
 	{"broadcast_two_senders", test_broadcast_two_senders},
 	{"broadcast_dead_subscriber", test_broadcast_dead_subscriber},
@@ -951,6 +1095,9 @@ static const struct test_case tests[] = {
 	{"corrupt_records", test_corrupt_records},
 	{"dead_sender_mid_message", test_dead_sender_mid_message},
 	{"dead_receiver_with_loan", test_dead_receiver_with_loan},
+	{"stream_unbounded", test_stream_unbounded},
+	{"unbounded_backlog", test_unbounded_backlog},
+	{"unbounded_enomem", test_unbounded_enomem},
 };
 
 int main(int argc, char **argv)

@@ -21,12 +21,22 @@
 #include <stdint.h>
 
 #define IPCX__SHM_MAGIC 0x3151534d58435049ull /* "IPCXSMQ1" little-endian */
-#define IPCX__SHM_LAYOUT_VERSION 2u
+#define IPCX__SHM_LAYOUT_VERSION 3u
 #define IPCX__SHM_LINE 64
 #define IPCX__SHM_MAX_PEERS 64u      /* slot index must fit IPCX__ST_SLOT_BITS */
 #define IPCX__SHM_MIN_RING 256u
 #define IPCX__SHM_MAX_RING (1ull << 32)
 #define IPCX__SHM_DEFAULT_CAP ((uint64_t)1 << 20)
+/*
+ * An unbounded queue (cap=unbounded) has a virtual ring of this size in a
+ * sparse file: only the part between the trim and grow cursors is backed
+ * by memory, allocated and given back a chunk at a time. It holds at most
+ * half the ring, so the backed window never wraps onto itself.
+ */
+#define IPCX__SHM_UNBOUNDED_RING ((uint64_t)1 << 38)
+#define IPCX__SHM_UNBOUNDED_CAP (IPCX__SHM_UNBOUNDED_RING / 2)
+#define IPCX__SHM_UNBOUNDED_MSG ((uint64_t)16 << 20)
+#define IPCX__SHM_CHUNK ((uint64_t)1 << 20)
 #define IPCX__SHM_NAME_PREFIX "/ipcx."
 
 /* Patterns a queue is created with (header field pattern). */
@@ -40,6 +50,7 @@ enum ipcx__shm_pattern {
 enum ipcx__shm_flag {
 	IPCX__SHM_RENDEZVOUS = 1, /* cap=0: a send returns once a receiver took the message */
 	IPCX__SHM_OVERWRITE = 2,  /* broadcast: senders never wait, slow subscribers lose */
+	IPCX__SHM_UNBOUNDED = 4,  /* cap=unbounded: the ring is backed as it fills (grow.c) */
 };
 
 /*
@@ -187,6 +198,16 @@ struct ipcx__shm_hdr {
 	_Atomic int32_t last_receiver_pid;
 	_Atomic int64_t last_send_ns; /* CLOCK_REALTIME */
 	_Atomic int64_t last_recv_ns;
+	/*
+	 * Unbounded queues only (grow.c): the ring is backed by memory in
+	 * [trimmed, grown), both multiples of IPCX__SHM_CHUNK that only grow.
+	 * Senders move grown after allocating; a receiver holding trim_lock
+	 * (a process token, taken over from a dead holder) gives back the
+	 * chunks behind rel and then moves trimmed.
+	 */
+	alignas(IPCX__SHM_LINE) _Atomic uint64_t grown;
+	_Atomic uint64_t trimmed;
+	_Atomic uint64_t trim_lock;
 };
 
 #endif /* IPCX_SHM_LAYOUT_H */

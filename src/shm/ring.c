@@ -226,8 +226,11 @@ int ipcx__shmq_advance_rel(struct ipcx__shmq *q)
 		if (atomic_compare_exchange_strong(&h->rel, &r, next))
 			moved = true;
 	}
-	if (moved)
-		ipcx__shmq_notify(q->map, IPCX__WAIT_SEND);
+	if (!moved)
+		return 0;
+	if (q->map->flags & IPCX__SHM_UNBOUNDED)
+		ipcx__shmq_trim(q);
+	ipcx__shmq_notify(q->map, IPCX__WAIT_SEND);
 	return 0;
 }
 
@@ -297,6 +300,9 @@ static int ipcx__try_reserve(struct ipcx__shmq *q, uint64_t span, uint64_t *star
 		if (rc == 0)
 			rc = ipcx__has_room(q, t, need, stuck);
 	}
+	/* An unbounded ring is backed before it is reserved: a reaper may pad what we reserve. */
+	if (rc > 0 && (q->map->flags & IPCX__SHM_UNBOUNDED))
+		rc = ipcx__shmq_grow(q, t + need, stuck);
 	if (rc <= 0)
 		return rc;
 	*start = t;

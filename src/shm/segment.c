@@ -46,6 +46,47 @@ static bool ipcx__is_pow2(uint64_t v)
 	return v && !(v & (v - 1));
 }
 
+/* Fills the immutable part of g for a ring of ring_size bytes holding cap. */
+static void ipcx__shm_fill(const struct ipcx__shm_params *p, struct ipcx__shm_hdr *g,
+			   uint64_t ring_size, uint64_t cap, uint64_t max_msg)
+{
+	g->layout = IPCX__SHM_LAYOUT_VERSION;
+	g->hdr_size = sizeof(struct ipcx__shm_hdr);
+	g->slot_off = sizeof(struct ipcx__shm_hdr);
+	g->slot_size = sizeof(struct ipcx__shm_slot);
+	g->max_peers = IPCX__SHM_MAX_PEERS;
+	uint64_t slots_end = g->slot_off + (uint64_t)g->max_peers * g->slot_size;
+	g->ring_off = (slots_end + 4095) & ~(uint64_t)4095;
+	g->ring_size = ring_size;
+	g->seg_size = g->ring_off + g->ring_size;
+	g->cap = cap;
+	g->max_msg = max_msg;
+	g->pattern = p->pattern ? p->pattern : IPCX__SHM_QUEUE;
+	g->flags = p->flags;
+	g->creator_pid = getpid();
+	struct timespec now;
+	clock_gettime(CLOCK_REALTIME, &now);
+	g->created_ns = (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
+}
+
+/* Is max_msg a possible largest message of an unbounded queue (its span fits a record's 32 bits)? */
+static bool ipcx__unbounded_msg_ok(uint64_t max_msg)
+{
+	return max_msg >= 1 && ipcx__shm_span(max_msg) <= IPCX__SHM_MAX_RING / 2;
+}
+
+/* An unbounded queue: a fixed virtual ring, backed as it fills (grow.c). */
+static int ipcx__shm_geometry_unbounded(const struct ipcx__shm_params *p,
+					struct ipcx__shm_hdr *g)
+{
+	uint64_t max_msg = p->max_msg ? p->max_msg : IPCX__SHM_UNBOUNDED_MSG;
+	if (!ipcx__unbounded_msg_ok(max_msg))
+		return ipcx__fail(-EINVAL, "maxmsg=%llu is too large (at most 2GiB)",
+				  (unsigned long long)max_msg);
+	ipcx__shm_fill(p, g, IPCX__SHM_UNBOUNDED_RING, IPCX__SHM_UNBOUNDED_CAP, max_msg);
+	return 0;
+}
+
 /* Fills the immutable part of g from the creation parameters. */
 static int ipcx__shm_geometry(const struct ipcx__shm_params *p, struct ipcx__shm_hdr *g)
 {
@@ -56,6 +97,8 @@ static int ipcx__shm_geometry(const struct ipcx__shm_params *p, struct ipcx__shm
 		max_msg = p->max_msg ? p->max_msg : IPCX__SHM_RENDEZVOUS_MSG;
 		cap = IPCX__SHM_RENDEZVOUS_SENDERS * ipcx__shm_span(max_msg);
 	}
+	if (p->flags & IPCX__SHM_UNBOUNDED)
+		return ipcx__shm_geometry_unbounded(p, g);
 	if (cap < IPCX__SHM_MIN_RING || cap > IPCX__SHM_MAX_RING)
 		return ipcx__fail(-EINVAL, "cap=%llu is out of range (%u bytes to 4GiB)",
 				  (unsigned long long)cap, IPCX__SHM_MIN_RING);
@@ -64,34 +107,36 @@ static int ipcx__shm_geometry(const struct ipcx__shm_params *p, struct ipcx__shm
 				  "cap=%llu must hold two messages of maxmsg=%llu (%llu bytes each with the record header)",
 				  (unsigned long long)cap, (unsigned long long)max_msg,
 				  (unsigned long long)ipcx__shm_span(max_msg));
-	g->layout = IPCX__SHM_LAYOUT_VERSION;
-	g->hdr_size = sizeof(struct ipcx__shm_hdr);
-	g->slot_off = sizeof(struct ipcx__shm_hdr);
-	g->slot_size = sizeof(struct ipcx__shm_slot);
-	g->max_peers = IPCX__SHM_MAX_PEERS;
-	uint64_t slots_end = g->slot_off + (uint64_t)g->max_peers * g->slot_size;
-	g->ring_off = (slots_end + 4095) & ~(uint64_t)4095;
-	g->ring_size = ipcx__pow2_at_least(cap);
-	g->seg_size = g->ring_off + g->ring_size;
-	g->cap = cap;
-	g->max_msg = max_msg;
-	g->pattern = p->pattern ? p->pattern : IPCX__SHM_QUEUE;
-	g->flags = p->flags;
-	g->creator_pid = getpid();
-	struct timespec now;
-	clock_gettime(CLOCK_REALTIME, &now);
-	g->created_ns = (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
+	ipcx__shm_fill(p, g, ipcx__pow2_at_least(cap), cap, max_msg);
 	return 0;
 }
 
-/* Rendezvous goes with a queue or spsc pattern, overwrite with broadcast only. */
+/*
+ * Rendezvous goes with a queue or spsc pattern, overwrite with broadcast
+ * only, unbounded with a queue or spsc pattern and not with rendezvous.
+ */
 static bool ipcx__shm_flags_ok(uint32_t pattern, uint32_t flags)
 {
-	if (flags & ~(uint32_t)(IPCX__SHM_RENDEZVOUS | IPCX__SHM_OVERWRITE))
+	if (flags & ~(uint32_t)(IPCX__SHM_RENDEZVOUS | IPCX__SHM_OVERWRITE | IPCX__SHM_UNBOUNDED))
+		return false;
+	if ((flags & IPCX__SHM_UNBOUNDED) &&
+	    (pattern == IPCX__SHM_BROADCAST || (flags & IPCX__SHM_RENDEZVOUS)))
 		return false;
 	if (pattern == IPCX__SHM_BROADCAST)
 		return !(flags & IPCX__SHM_RENDEZVOUS);
 	return !(flags & IPCX__SHM_OVERWRITE);
+}
+
+/* The ring and cap sizes: a bounded ring up to 4GiB, or the fixed virtual ring of an unbounded one. */
+static bool ipcx__shm_sizes_ok(const struct ipcx__shm_hdr *g)
+{
+	if (g->flags & IPCX__SHM_UNBOUNDED)
+		return g->ring_size == IPCX__SHM_UNBOUNDED_RING && g->cap == IPCX__SHM_UNBOUNDED_CAP &&
+		       ipcx__unbounded_msg_ok(g->max_msg);
+	return ipcx__is_pow2(g->ring_size) && g->ring_size >= IPCX__SHM_MIN_RING &&
+	       g->ring_size <= IPCX__SHM_MAX_RING && g->cap >= IPCX__SHM_MIN_RING &&
+	       g->cap <= g->ring_size && g->max_msg <= g->cap &&
+	       2 * ipcx__shm_span(g->max_msg) <= g->cap;
 }
 
 /*
@@ -110,10 +155,7 @@ static int ipcx__shm_validate(struct ipcx__shm_map *m, const struct ipcx__shm_hd
 		  g->max_peers >= 1 && g->max_peers <= (1u << IPCX__ST_SLOT_BITS) &&
 		  g->slot_off >= g->hdr_size && g->slot_off % IPCX__SHM_LINE == 0 &&
 		  g->ring_off % IPCX__SHM_LINE == 0 && slots_end <= g->ring_off &&
-		  ipcx__is_pow2(g->ring_size) && g->ring_size >= IPCX__SHM_MIN_RING &&
-		  g->ring_size <= IPCX__SHM_MAX_RING && g->ring_off + g->ring_size == file_size &&
-		  g->cap >= IPCX__SHM_MIN_RING && g->cap <= g->ring_size &&
-		  g->max_msg <= g->cap && 2 * ipcx__shm_span(g->max_msg) <= g->cap &&
+		  ipcx__shm_sizes_ok(g) && g->ring_off + g->ring_size == file_size &&
 		  g->pattern >= IPCX__SHM_QUEUE && g->pattern <= IPCX__SHM_BROADCAST &&
 		  ipcx__shm_flags_ok(g->pattern, g->flags);
 	if (!ok)
@@ -121,6 +163,7 @@ static int ipcx__shm_validate(struct ipcx__shm_map *m, const struct ipcx__shm_hd
 	m->seg_size = g->seg_size;
 	m->slots = (struct ipcx__shm_slot *)(m->base + g->slot_off);
 	m->ring = m->base + g->ring_off;
+	m->ring_off = g->ring_off;
 	m->ring_size = g->ring_size;
 	m->mask = g->ring_size - 1;
 	m->cap = g->cap;
@@ -133,10 +176,35 @@ static int ipcx__shm_validate(struct ipcx__shm_map *m, const struct ipcx__shm_hd
 	return 0;
 }
 
+/*
+ * Gives the new segment its size. A bounded one is allocated in full, so
+ * that no store into it can fault. An unbounded one is a sparse file of
+ * the whole virtual ring: only the header and slots are allocated here,
+ * the ring as it fills (grow.c).
+ */
+static int ipcx__shm_size(int fd, const struct ipcx__shm_hdr *g)
+{
+	if (!(g->flags & IPCX__SHM_UNBOUNDED))
+		return -posix_fallocate(fd, 0, (off_t)g->seg_size);
+	if (ftruncate(fd, (off_t)g->seg_size) < 0)
+		return -errno;
+	return -posix_fallocate(fd, 0, (off_t)g->ring_off);
+}
+
+/* The map keeps the descriptor of an unbounded segment, to grow and trim its ring; others are closed. */
+static void ipcx__shm_keep_fd(struct ipcx__shm_map *m, const struct ipcx__shm_hdr *g, int fd)
+{
+	if (g->flags & IPCX__SHM_UNBOUNDED)
+		m->fd = fd;
+	else
+		close(fd);
+}
+
 int ipcx__shm_map_create(struct ipcx__shm_map *m, const char *name,
 			 const struct ipcx__shm_params *p)
 {
 	memset(m, 0, sizeof(*m));
+	m->fd = -1;
 	struct ipcx__shm_hdr g = {0};
 	int rc = ipcx__shm_geometry(p, &g);
 	if (rc < 0)
@@ -147,15 +215,17 @@ int ipcx__shm_map_create(struct ipcx__shm_map *m, const char *name,
 	if (fd < 0)
 		return ipcx__fail(-errno, "cannot create shm://%s: %s", name, ipcx_strerror(-errno));
 	/* The mode asked for is the mode given, whatever the umask. */
-	rc = fchmod(fd, p->mode) < 0 ? -errno : -posix_fallocate(fd, 0, (off_t)g.seg_size);
+	rc = fchmod(fd, p->mode) < 0 ? -errno : ipcx__shm_size(fd, &g);
 	void *base = MAP_FAILED;
 	if (rc == 0) {
-		base = mmap(NULL, g.seg_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+		base = mmap(NULL, g.seg_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE,
+			    fd, 0);
 		if (base == MAP_FAILED)
 			rc = -errno;
 	}
-	close(fd);
+	ipcx__shm_keep_fd(m, &g, fd);
 	if (rc < 0) {
+		ipcx__shm_map_close(m);
 		shm_unlink(path);
 		return ipcx__fail(rc, "cannot size shm://%s to %llu bytes: %s", name,
 				  (unsigned long long)g.seg_size, ipcx_strerror(rc));
@@ -222,7 +292,7 @@ static int ipcx__shm_map_ready(struct ipcx__shm_map *m, int fd, const char *name
 					  name, (unsigned)st.st_uid, (unsigned)geteuid());
 		if ((uint64_t)st.st_size >= sizeof(struct ipcx__shm_hdr)) {
 			void *base = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE,
-					  MAP_SHARED, fd, 0);
+					  MAP_SHARED | MAP_NORESERVE, fd, 0);
 			if (base == MAP_FAILED)
 				return ipcx__errno_fail("mmap");
 			m->base = base;
@@ -250,13 +320,17 @@ static int ipcx__shm_map_ready(struct ipcx__shm_map *m, int fd, const char *name
 int ipcx__shm_map_open(struct ipcx__shm_map *m, const char *name)
 {
 	memset(m, 0, sizeof(*m));
+	m->fd = -1;
 	char path[256];
 	ipcx__shm_path(path, sizeof(path), name);
 	int fd = shm_open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC, 0);
 	if (fd < 0)
 		return ipcx__fail(-errno, "cannot open shm://%s: %s", name, ipcx_strerror(-errno));
 	int rc = ipcx__shm_map_ready(m, fd, name);
-	close(fd);
+	if (rc == 0 && (m->flags & IPCX__SHM_UNBOUNDED))
+		m->fd = fd;
+	else
+		close(fd);
 	if (rc < 0)
 		ipcx__shm_map_close(m);
 	return rc;
@@ -266,8 +340,11 @@ void ipcx__shm_map_close(struct ipcx__shm_map *m)
 {
 	if (m->base)
 		munmap(m->base, m->seg_size);
+	if (m->fd >= 0)
+		close(m->fd);
 	m->base = NULL;
 	m->hdr = NULL;
+	m->fd = -1;
 }
 
 int ipcx__shm_unlink(const char *name)

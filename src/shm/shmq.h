@@ -27,7 +27,7 @@
 
 /* What to create a segment with; zero fields take the defaults. */
 struct ipcx__shm_params {
-	uint64_t cap;     /* bytes of records; 0 = IPCX__SHM_DEFAULT_CAP */
+	uint64_t cap;     /* bytes of records; 0 = IPCX__SHM_DEFAULT_CAP; ignored when unbounded */
 	uint64_t max_msg; /* 0 = cap / 4 */
 	unsigned pattern; /* enum ipcx__shm_pattern; 0 = IPCX__SHM_QUEUE */
 	unsigned flags;   /* enum ipcx__shm_flag */
@@ -41,12 +41,13 @@ struct ipcx__shm_map {
 	struct ipcx__shm_hdr *hdr;
 	struct ipcx__shm_slot *slots;
 	unsigned char *ring;
-	uint64_t ring_size, mask, cap, max_msg;
+	uint64_t ring_off, ring_size, mask, cap, max_msg;
 	unsigned max_peers;
 	unsigned pattern;
 	unsigned flags;
 	pid_t creator_pid;
 	int64_t created_ns;
+	int fd; /* the segment, kept open to grow and trim an unbounded ring; -1 otherwise */
 };
 
 /* One peer on a map. */
@@ -183,6 +184,22 @@ int ipcx__shmq_bc_take(struct ipcx__shmq *q, void *buf, size_t size, struct ipcx
 		       uint64_t *stuck);
 /* ipcx__shmq_bc_lost returns -EOVERFLOW, once, when messages were overwritten before we read them. */
 int ipcx__shmq_bc_lost(struct ipcx__shmq *q);
+
+/* ---- grow.c --------------------------------------------------------- */
+
+/*
+ * ipcx__shmq_grow backs the ring of an unbounded queue with memory up to
+ * position end before a sender reserves it: 1 when it is backed, 0 when
+ * the backed window may not move yet (the trim lags; *stuck is set to the
+ * release cursor), -ENOMEM when the system has no memory to give, -EPROTO.
+ */
+int ipcx__shmq_grow(struct ipcx__shmq *q, uint64_t end, uint64_t *stuck);
+/*
+ * ipcx__shmq_trim gives the chunks of an unbounded ring that lie wholly
+ * behind the release cursor back to the system. Any receiver may call it;
+ * it does nothing while another one is at it.
+ */
+void ipcx__shmq_trim(struct ipcx__shmq *q);
 
 /* ---- ring.c ---------------------------------------------------------- */
 

@@ -3,7 +3,8 @@
  * default transport of a bare name.
  *
  * Options: cap (bytes of messages the queue holds, default 1MiB; 0 for a
- * rendezvous), maxmsg (default cap/4), mode (0600), pattern=queue (many
+ * rendezvous; unbounded for a queue that grows with memory), maxmsg
+ * (default cap/4, 16MiB when unbounded), mode (0600), pattern=queue (many
  * senders and receivers, the default), pattern=spsc (one sender and one
  * receiver at a time, the fastest) or pattern=broadcast (every subscriber
  * gets every message) with policy=block or policy=overwrite. They matter
@@ -33,6 +34,9 @@ struct ipcx__shm_chan {
 static int ipcx__shm_policy(const struct ipcx__url *u, struct ipcx__shm_params *p)
 {
 	const char *policy = ipcx__url_opt(u, "policy");
+	if (p->pattern == IPCX__SHM_BROADCAST && (p->flags & IPCX__SHM_UNBOUNDED))
+		return ipcx__fail(-EINVAL, "cap=unbounded does not go with pattern=broadcast "
+					   "(subscribers read at their own pace: give a cap)");
 	if (p->pattern != IPCX__SHM_BROADCAST) {
 		if (policy)
 			return ipcx__fail(-EINVAL, "policy= goes with pattern=broadcast only");
@@ -52,8 +56,7 @@ static int ipcx__shm_params(const struct ipcx__url *u, struct ipcx__shm_params *
 	memset(p, 0, sizeof(*p));
 	p->mode = ipcx__url_mode(u);
 	if (u->has_cap && u->cap == SIZE_MAX)
-		return ipcx__fail(-ENOTSUP, "shm:// queues have a fixed size: cap=unbounded is "
-					    "not supported; give one, e.g. cap=64MiB");
+		p->flags |= IPCX__SHM_UNBOUNDED;
 	if (u->has_cap && u->cap == 0)
 		p->flags |= IPCX__SHM_RENDEZVOUS;
 	p->cap = u->has_cap ? u->cap : 0;
@@ -72,9 +75,15 @@ static int ipcx__shm_params(const struct ipcx__url *u, struct ipcx__shm_params *
 	return ipcx__shm_policy(u, p);
 }
 
-/* The cap a queue was asked for: 0 for a rendezvous queue, whose ring only passes messages on. */
+/*
+ * The cap a queue was asked for: 0 for a rendezvous queue, whose ring only
+ * passes messages on, and SIZE_MAX (what cap=unbounded parses to) for an
+ * unbounded one, which holds what memory allows.
+ */
 static uint64_t ipcx__shm_capacity(const struct ipcx__shm_map *m)
 {
+	if (m->flags & IPCX__SHM_UNBOUNDED)
+		return SIZE_MAX;
 	return m->flags & IPCX__SHM_RENDEZVOUS ? 0 : m->cap;
 }
 
@@ -110,6 +119,9 @@ static unsigned ipcx__shm_caps(const struct ipcx__shm_map *m, int flags)
 		caps &= ~(unsigned)(IPCX_CAP_RELIABLE | IPCX_CAP_FLOW_CONTROL);
 	if (m->flags & IPCX__SHM_RENDEZVOUS)
 		caps |= IPCX_CAP_RENDEZVOUS;
+	/* A sender of an unbounded queue never waits for room. */
+	if (m->flags & IPCX__SHM_UNBOUNDED)
+		caps &= ~(unsigned)IPCX_CAP_FLOW_CONTROL;
 	if (flags & IPCX_RECV)
 		caps |= IPCX_CAP_POLLABLE;
 	return caps;
