@@ -8,6 +8,8 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/epoll.h>
@@ -842,6 +844,121 @@ static void test_broadcast_overwrite(void)
 }
 
 /*
+ * The senders of test_broadcast_overwrite_gaps number their messages under
+ * one process-shared lock, so that the ring holds them in number order.
+ */
+struct gap_order {
+	pthread_mutex_t lock;
+	unsigned next;
+	_Atomic bool done;
+};
+
+/* Sender k of the gap test: n messages, each numbered under the lock. */
+static void gap_sender(const char *url, struct gap_order *o, unsigned n)
+{
+	ipcx_chan *tx = open_ok(url, IPCX_SEND);
+	unsigned char msg[256];
+	for (unsigned i = 0; i < n; i++) {
+		CHECK(pthread_mutex_lock(&o->lock) == 0);
+		size_t len = fill_seq(msg, o->next++, sizeof(msg));
+		CHECK_RC(ipcx_send(tx, msg, len, 1, 0), 0); /* never waits */
+		CHECK(pthread_mutex_unlock(&o->lock) == 0);
+	}
+	ipcx_close(tx);
+	_exit(0);
+}
+
+/*
+ * The slow subscriber of the gap test: every gap between two messages it
+ * reads must be announced by the -EOVERFLOW report(s) just before the
+ * second, with exactly the gap's count; read + reported = total.
+ */
+static void gap_subscriber(ipcx_chan *rx, struct gap_order *o, unsigned total)
+{
+	unsigned char got[256], want[256];
+	unsigned long reported = 0, pending = 0, nread = 0, gaps = 0;
+	long last = -1;
+	for (;;) {
+		ssize_t n = ipcx_recv(rx, got, sizeof(got), 0, NULL, 0);
+		if (n == -EOVERFLOW) {
+			unsigned long c = strtoul(ipcx_errmsg(), NULL, 10);
+			CHECK(c > 0);
+			pending += c;
+			continue;
+		}
+		if (n == -ENOMSG && atomic_load(&o->done) && last + 1 == (long)total)
+			break;
+		if (n == -ENOMSG) {
+			usleep(100);
+			continue;
+		}
+		unsigned seq;
+		CHECK(n >= (ssize_t)sizeof(seq));
+		memcpy(&seq, got, sizeof(seq));
+		CHECK((long)seq > last && seq < total);
+		CHECK((size_t)n == fill_seq(want, seq, sizeof(want)) && memcmp(got, want, (size_t)n) == 0);
+		if ((unsigned long)((long)seq - last - 1) != pending) {
+			fprintf(stderr, "subscriber: %lu lost before message %u, %lu reported\n",
+				(unsigned long)((long)seq - last - 1), seq, pending);
+			_exit(1);
+		}
+		gaps += pending != 0;
+		reported += pending;
+		pending = 0;
+		last = seq;
+		if (++nread % 4 == 0)
+			usleep(200); /* slow: the senders overtake it */
+	}
+	CHECK(gaps > 0 && nread + reported == total);
+	ipcx_close(rx);
+	_exit(0);
+}
+
+/*
+ * policy=overwrite with several sender processes and one slow subscriber
+ * process: each -EOVERFLOW comes right before the first message after the
+ * gap it counts, so the subscriber knows where every gap was.
+ */
+static void test_broadcast_overwrite_gaps(void)
+{
+	enum { SENDERS = 3, EACH = 2000 };
+	char url[256];
+	new_queue(url, sizeof(url), "cap=4KiB&maxmsg=256&pattern=broadcast&policy=overwrite");
+	struct gap_order *o = mmap(NULL, sizeof(*o), PROT_READ | PROT_WRITE,
+				   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	CHECK(o != MAP_FAILED);
+	pthread_mutexattr_t a;
+	CHECK(pthread_mutexattr_init(&a) == 0);
+	CHECK(pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED) == 0);
+	CHECK(pthread_mutex_init(&o->lock, &a) == 0);
+	o->next = 0;
+	atomic_init(&o->done, false);
+	int ready[2];
+	CHECK(pipe(ready) == 0);
+	pid_t sub = fork();
+	if (sub == 0) {
+		ipcx_chan *rx = open_ok(url, IPCX_RECV | IPCX_CREATE);
+		CHECK(write(ready[1], "r", 1) == 1);
+		gap_subscriber(rx, o, SENDERS * EACH);
+	}
+	char c;
+	CHECK(read(ready[0], &c, 1) == 1); /* it joined before any send */
+	close(ready[0]);
+	close(ready[1]);
+	pid_t senders[SENDERS];
+	for (unsigned k = 0; k < SENDERS; k++) {
+		senders[k] = fork();
+		if (senders[k] == 0)
+			gap_sender(url, o, EACH);
+	}
+	for (unsigned k = 0; k < SENDERS; k++)
+		CHECK(wait_child(senders[k]) == 0);
+	atomic_store(&o->done, true);
+	CHECK(wait_child(sub) == 0);
+	munmap(o, sizeof(*o));
+}
+
+/*
  * policy=block: a subscriber killed without reading holds the sender back
  * only until a stuck sender finds it dead and reaps it.
  */
@@ -1075,6 +1192,7 @@ static const struct test_case tests[] = {
 	{"broadcast_dead_subscriber", test_broadcast_dead_subscriber},
 	{"broadcast_block", test_broadcast_block},
 	{"broadcast_overwrite", test_broadcast_overwrite},
+	{"broadcast_overwrite_gaps", test_broadcast_overwrite_gaps},
 	{"rendezvous", test_rendezvous},
 	{"poll_fd_basics", test_poll_fd_basics},
 	{"poll_fd_epoll_stream", test_poll_fd_epoll_stream},

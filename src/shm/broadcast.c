@@ -11,8 +11,12 @@
  * subscriber's position is on it: the slowest subscriber holds senders
  * back. With policy=overwrite it moves such a subscriber on (the same
  * compare-and-swap the subscriber would do, so exactly one of them wins)
- * and adds one to the subscriber's lost counter; the subscriber's next
- * receive reports the count once as -EOVERFLOW.
+ * and adds one to the subscriber's lost counter. A receive that finds a
+ * message and a lost count reports the count as -EOVERFLOW first and
+ * leaves the message for the next receive, so each report sits exactly
+ * where its gap is. Such a sender holds the subscriber's movers count
+ * from before its move until after its addition, so a subscriber that
+ * sees no mover knows every move that brought it where it is is counted.
  *
  * A sender moves subscribers before it moves rel, and writes a reclaimed
  * place only after rel passed it. A subscriber copies a message, then
@@ -37,6 +41,13 @@
 
 /* How often a joining subscriber retries while senders keep moving the tail. */
 #define IPCX__JOIN_TRIES 1000
+
+/*
+ * How long a subscriber waits for senders in the middle of moving it (a
+ * few instructions each). Only a sender that dies or stalls there makes
+ * it go on: the loss it has yet to add is then reported on a later gap.
+ */
+#define IPCX__MOVER_TRIES 10000
 
 static bool ipcx__overwrite(const struct ipcx__shmq *q)
 {
@@ -86,6 +97,20 @@ static int ipcx__bc_next(struct ipcx__shmq *q, uint64_t r, uint64_t *next, bool 
 }
 
 /*
+ * Moves the subscriber in slot s from at (position + 1) past the message
+ * there to next, counting the message lost. All seq_cst: a subscriber that
+ * loads its position after our compare-and-swap and then sees movers back
+ * at zero also sees our addition (ipcx__bc_report).
+ */
+static void ipcx__bc_overtake(struct ipcx__shm_slot *s, uint64_t at, uint64_t next)
+{
+	atomic_fetch_add(&s->movers, 1);
+	if (atomic_compare_exchange_strong(&s->sub, &at, next + 1))
+		atomic_fetch_add(&s->lost, 1);
+	atomic_fetch_sub(&s->movers, 1);
+}
+
+/*
  * Moves every subscriber at r to next before r is reclaimed, counting the
  * message as lost for those that had not read it. False when the policy
  * is block and a subscriber has yet to read the message at r.
@@ -100,8 +125,10 @@ static bool ipcx__bc_move_subs(struct ipcx__shmq *q, uint64_t r, uint64_t next, 
 			continue;
 		if (msg && !ipcx__overwrite(q))
 			return false;
-		if (atomic_compare_exchange_strong(&s->sub, &at, next + 1) && msg)
-			atomic_fetch_add(&s->lost, 1);
+		if (msg)
+			ipcx__bc_overtake(s, at, next);
+		else /* a pad: nothing lost, so no count to wait for */
+			atomic_compare_exchange_strong(&s->sub, &at, next + 1);
 	}
 	return true;
 }
@@ -189,6 +216,29 @@ static int ipcx__bc_copy(struct ipcx__shmq *q, struct ipcx__shm_rec *rec, uint64
 	return 1;
 }
 
+/*
+ * Called with a message at our position, loaded before: -EOVERFLOW with
+ * the messages lost since we last delivered or reported, or 0. Counts
+ * that come in later belong to moves after our load; those make the
+ * step that would deliver the message fail, so they are reported before
+ * the next message we deliver, not this one.
+ */
+static int ipcx__bc_report(struct ipcx__shmq *q)
+{
+	/*
+	 * seq_cst, after our position's load: a sender whose move we loaded
+	 * raised movers before it, so zero here means it has added its count.
+	 */
+	for (unsigned n = 0; n < IPCX__MOVER_TRIES && atomic_load(&q->me->movers) != 0; n++)
+		ipcx__cpu_relax();
+	if (atomic_load(&q->me->lost) == 0)
+		return 0;
+	/* An exchange: a count added meanwhile is reported now, not twice. */
+	unsigned long long n = atomic_exchange(&q->me->lost, 0);
+	return ipcx__fail(-EOVERFLOW,
+			  "%llu message(s) were overwritten before this subscriber read them", n);
+}
+
 int ipcx__shmq_bc_take(struct ipcx__shmq *q, void *buf, size_t size, struct ipcx__shmq_msg *out,
 		       uint64_t *stuck)
 {
@@ -220,7 +270,9 @@ int ipcx__shmq_bc_take(struct ipcx__shmq *q, void *buf, size_t size, struct ipcx
 			return -EAGAIN;
 		}
 		if (ipcx__st_stage(st) == IPCX__ST_COMMITTED) {
-			int rc = ipcx__bc_copy(q, rec, pos, st, buf, size, out);
+			int rc = ipcx__bc_report(q);
+			if (rc == 0)
+				rc = ipcx__bc_copy(q, rec, pos, st, buf, size, out);
 			if (rc != 0)
 				return rc;
 			continue;
@@ -234,13 +286,4 @@ int ipcx__shmq_bc_take(struct ipcx__shmq *q, void *buf, size_t size, struct ipcx
 			return ipcx__shmq_corrupt(pos, "bad record");
 	}
 	return ipcx__shmq_corrupt(0, "endless chain of records");
-}
-
-int ipcx__shmq_bc_lost(struct ipcx__shmq *q)
-{
-	if (atomic_load_explicit(&q->me->lost, memory_order_relaxed) == 0)
-		return 0;
-	unsigned long long n = atomic_exchange(&q->me->lost, 0);
-	return ipcx__fail(-EOVERFLOW,
-			  "%llu message(s) were overwritten before this subscriber read them", n);
 }

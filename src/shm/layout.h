@@ -21,7 +21,7 @@
 #include <stdint.h>
 
 #define IPCX__SHM_MAGIC 0x3151534d58435049ull /* "IPCXSMQ1" little-endian */
-#define IPCX__SHM_LAYOUT_VERSION 3u
+#define IPCX__SHM_LAYOUT_VERSION 4u
 #define IPCX__SHM_LINE 64
 #define IPCX__SHM_MAX_PEERS 64u      /* slot index must fit IPCX__ST_SLOT_BITS */
 #define IPCX__SHM_MIN_RING 256u
@@ -125,8 +125,11 @@ static inline unsigned ipcx__st_slot(uint64_t st)
  * records (position + 1, 0 = none). waiting says which waiter count the
  * owner added itself to. polling is 1 while the owner waits in poll(2) on
  * the FIFO named by poll_id (poll.c). In a broadcast queue, sub is the
- * subscriber's read position + 1 (0 = not a subscriber) and lost counts
- * messages overwritten before it could read them.
+ * subscriber's read position + 1 (0 = not a subscriber), lost counts
+ * messages overwritten before it could read them (not yet reported), and
+ * movers counts senders between moving the subscriber on and adding the
+ * message they overwrote to lost (not cleared with the slot: each sender
+ * takes its own one back).
  */
 struct ipcx__shm_slot {
 	alignas(IPCX__SHM_LINE) _Atomic uint64_t owner;
@@ -137,6 +140,7 @@ struct ipcx__shm_slot {
 	_Atomic uint32_t role;    /* IPCX_SEND | IPCX_RECV of the owner */
 	_Atomic uint64_t sub;
 	_Atomic uint32_t polling;
+	_Atomic uint32_t movers;
 	/* Counters, written by the owner only. */
 	alignas(IPCX__SHM_LINE) _Atomic uint64_t msgs_sent;
 	_Atomic uint64_t bytes_sent;

@@ -719,9 +719,7 @@ ssize_t ipcx__shmq_recv(struct ipcx__shmq *q, void *buf, size_t size, long selec
 			long *type, struct ipcx__deadline d)
 {
 	struct ipcx__claim c;
-	int rc = ipcx__broadcast(q) ? ipcx__shmq_bc_lost(q) : 0;
-	if (rc == 0)
-		rc = ipcx__claim(q, buf, size, selector, 0, &c, d);
+	int rc = ipcx__claim(q, buf, size, selector, 0, &c, d);
 	if (rc < 0)
 		return rc;
 	*type = c.type;

@@ -178,12 +178,11 @@ int ipcx__shmq_bc_reclaim(struct ipcx__shmq *q, uint64_t want, uint64_t *stuck);
 /*
  * ipcx__shmq_bc_take copies the subscriber's next message into buf: 1 with
  * out filled, -EAGAIN when there is none (with *stuck set when an
- * unfinished record is next), -EMSGSIZE (it stays next), -EPROTO.
+ * unfinished record is next), -EOVERFLOW when messages were lost before
+ * the next one (it stays next), -EMSGSIZE (it stays next), -EPROTO.
  */
 int ipcx__shmq_bc_take(struct ipcx__shmq *q, void *buf, size_t size, struct ipcx__shmq_msg *out,
 		       uint64_t *stuck);
-/* ipcx__shmq_bc_lost returns -EOVERFLOW, once, when messages were overwritten before we read them. */
-int ipcx__shmq_bc_lost(struct ipcx__shmq *q);
 
 /* ---- grow.c --------------------------------------------------------- */
 
