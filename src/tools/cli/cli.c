@@ -40,14 +40,32 @@ static void cli_vline(const char *prefix, const char *fmt, va_list ap, const cha
 	fputc('\n', stderr);
 }
 
+/*
+ * cli_unprefixed drops a leading "URL: " from a library message: the line
+ * already names the URL (as typed, or as shm://NAME for a bare name).
+ */
+static const char *cli_unprefixed(const char *why, const char *url)
+{
+	size_t n = strlen(url);
+	if (strncmp(why, url, n) == 0 && strncmp(why + n, ": ", 2) == 0)
+		return why + n + 2;
+	if (!strstr(url, "://") && strncmp(why, "shm://", 6) == 0)
+		return cli_unprefixed(why + 6, url);
+	return why;
+}
+
 int cli_fail(const char *cmd, const char *url, int err)
 {
-	const char *why = ipcx_errmsg();
+	const char *why = cli_unprefixed(ipcx_errmsg(), url);
 	const char *words = ipcx_strerror(err);
 	if (!*why)
 		return cli_failf(cmd, url, "%s", words);
-	/* Seed 001's scripts look for "no message of desired type": always say it. */
-	if (err == -ENOMSG && !strstr(why, words))
+	/*
+	 * Seed 001's scripts look for "no message of desired type", and a wait
+	 * that ran out must say so whatever the transport's own words: always
+	 * say these two.
+	 */
+	if ((err == -ENOMSG || err == -ETIMEDOUT) && !strstr(why, words))
 		return cli_failf(cmd, url, "%s (%s)", words, why);
 	return cli_failf(cmd, url, "%s", why);
 }
