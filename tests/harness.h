@@ -123,9 +123,10 @@ static inline const char *test_unique(char *buf, size_t size, const char *prefix
 	return buf;
 }
 
+/* Last registered, first removed: an object may need what was made before it (an ftok path). */
 static inline void test_run_cleanups(void)
 {
-	for (int i = 0; i < test_cleanups->n; i++) {
+	for (int i = test_cleanups->n - 1; i >= 0; i--) {
 		if (test_cleanups->items[i].is_url)
 			ipcx_unlink(test_cleanups->items[i].name);
 		else

@@ -332,6 +332,11 @@ static void test_commit_past_end_refused(void)
 {
 	struct log_name n;
 	new_log(&n, "");
+	/* ipcx_unlink refuses a log with a corrupt header: remove the files as files. */
+	char consumer[300];
+	snprintf(consumer, sizeof(consumer), "%s.ipcx-consumer.default", n.path);
+	test_cleanup_path(n.path);
+	test_cleanup_path(consumer);
 	ipcx_chan *ch = open_ok(n.url, IPCX_SEND | IPCX_RECV | IPCX_CREATE);
 	send_str(ch, "precious", 1);
 	uint64_t lie = (uint64_t)file_size(n.path) + 4096;
@@ -345,6 +350,27 @@ static void test_commit_past_end_refused(void)
 	CHECK(strstr(ipcx_errmsg(), "corrupt header") != NULL);
 	CHECK(file_size(n.path) < (off_t)lie);
 	ipcx_close(ch);
+}
+
+/* A consumer offset file another user planted beside the log is refused, not trusted. */
+static void test_planted_offset_refused(void)
+{
+	if (geteuid() != 0)
+		SKIP("needs root to plant a file owned by another user");
+	struct log_name n;
+	new_log(&n, "");
+	ipcx_chan *w = open_ok(n.url, IPCX_SEND | IPCX_CREATE);
+	send_str(w, "precious", 1);
+	char planted[300];
+	snprintf(planted, sizeof(planted), "%s.ipcx-consumer.default", n.path);
+	int fd = open(planted, O_WRONLY | O_CREAT | O_EXCL, 0666);
+	CHECK(fd >= 0);
+	CHECK(fchown(fd, 65534, 65534) == 0);
+	close(fd);
+	ipcx_chan *r;
+	CHECK_RC(ipcx_open(&r, n.url, IPCX_RECV, 0), -EACCES);
+	CHECK(strstr(ipcx_errmsg(), "not trusting") != NULL);
+	ipcx_close(w);
 }
 
 /* log_commit reads the commit offset from the log header (docs/file-log.md). */
@@ -518,6 +544,7 @@ static const struct test_case tests[] = {
 	{"torn_tail_ignored", test_torn_tail_ignored},
 	{"corruption_detected", test_corruption_detected},
 	{"commit_past_end_refused", test_commit_past_end_refused},
+	{"planted_offset_refused", test_planted_offset_refused},
 	{"writer_killed_mid_record", test_writer_killed_mid_record},
 	{"objects", test_objects},
 	{"options", test_options},

@@ -28,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/inotify.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -466,13 +467,32 @@ static int ipcx__file_from_opt(const struct ipcx__url *u, const char **out)
  * the header goes into a private file that link(2) then puts in place, so
  * nobody ever sees a log without one. -EEXIST when path exists.
  */
+/*
+ * ipcx__file_create_tmp creates the private file beside path under a name
+ * nobody can guess (64 random bits), so nobody can plant it in advance.
+ */
+static int ipcx__file_create_tmp(const struct ipcx__url *u, char *tmp, size_t size)
+{
+	for (int tries = 0; tries < 4; tries++) {
+		unsigned long long nonce = 0;
+		if (getrandom(&nonce, sizeof(nonce), 0) != (ssize_t)sizeof(nonce))
+			nonce = (unsigned long long)ipcx__now_ns() ^ (unsigned long long)getpid();
+		snprintf(tmp, size, "%s.ipcx-new.%016llx", u->address, nonce);
+		int fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+			      ipcx__url_mode(u));
+		if (fd >= 0 || errno != EEXIST)
+			return fd >= 0 ? fd : ipcx__fail(-errno, "create %s: %s", tmp,
+							 ipcx_strerror(-errno));
+	}
+	return ipcx__fail(-EBUSY, "create %s: every temporary name was taken", tmp);
+}
+
 static int ipcx__file_create(const struct ipcx__url *u)
 {
 	char tmp[PATH_MAX];
-	snprintf(tmp, sizeof(tmp), "%s.ipcx-new.%d", u->address, (int)getpid());
-	int fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, ipcx__url_mode(u));
+	int fd = ipcx__file_create_tmp(u, tmp, sizeof(tmp));
 	if (fd < 0)
-		return ipcx__fail(-errno, "create %s: %s", tmp, ipcx_strerror(-errno));
+		return fd;
 	unsigned char hdr[IPCX__LOG_HDR];
 	ipcx__log_header_encode(hdr, IPCX__LOG_HDR);
 	int rc = ipcx__pwrite_full(fd, hdr, sizeof(hdr), 0);
@@ -531,6 +551,14 @@ static int ipcx__file_open_consumer(struct ipcx__file_chan *fc, const struct ipc
 	fc->off_fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, ipcx__url_mode(u));
 	if (fc->off_fd < 0)
 		return ipcx__fail(-errno, "open %s: %s", path, ipcx_strerror(-errno));
+	/* An offset file someone else planted would let them steer this consumer. */
+	struct stat log_st, off_st;
+	if (fstat(fc->fd, &log_st) < 0 || fstat(fc->off_fd, &off_st) < 0)
+		return ipcx__errno_fail("fstat");
+	if (!S_ISREG(off_st.st_mode) ||
+	    (off_st.st_uid != log_st.st_uid && off_st.st_uid != geteuid()))
+		return ipcx__fail(-EACCES, "%s belongs to uid %u, not to the log's owner or us: "
+					   "not trusting its offset", path, (unsigned)off_st.st_uid);
 	fc->ino_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
 	if (fc->ino_fd < 0)
 		return ipcx__errno_fail("inotify_init1");
