@@ -158,14 +158,34 @@ static void ipcx__conn_drop_tail(struct ipcx__conn *c)
 	c->wstart = c->wend = 0;
 }
 
-/* ipcx__conn_flush writes the unsent tail of an earlier message. */
-static int ipcx__conn_flush(struct ipcx__conn *c, struct ipcx__deadline d)
+/*
+ * ipcx__conn_write_all writes the iovcnt (at most 2) buffers in order
+ * before the deadline, adding each byte written to *done, counted across
+ * the buffers. 0 once everything is written; else the error that stopped
+ * it: -EPIPE when the reader is gone, the deadline's error when it passed.
+ */
+static int ipcx__conn_write_all(struct ipcx__conn *c, const struct iovec *iov, int iovcnt,
+				size_t *done, struct ipcx__deadline d)
 {
-	while (c->wstart < c->wend) {
-		struct iovec iov = {c->wbuf + c->wstart, c->wend - c->wstart};
-		ssize_t n = ipcx__write_nosig(c, &iov, 1);
+	size_t total = 0;
+	for (int i = 0; i < iovcnt; i++)
+		total += iov[i].iov_len;
+	while (*done < total) {
+		struct iovec rest[2];
+		int restcnt = 0;
+		size_t skip = *done;
+		for (int i = 0; i < iovcnt; i++) {
+			if (skip >= iov[i].iov_len) {
+				skip -= iov[i].iov_len;
+				continue;
+			}
+			rest[restcnt++] = (struct iovec){(char *)iov[i].iov_base + skip,
+							 iov[i].iov_len - skip};
+			skip = 0;
+		}
+		ssize_t n = ipcx__write_nosig(c, rest, restcnt);
 		if (n > 0) {
-			c->wstart += (size_t)n;
+			*done += (size_t)n;
 			continue;
 		}
 		if (errno == EINTR)
@@ -178,8 +198,21 @@ static int ipcx__conn_flush(struct ipcx__conn *c, struct ipcx__deadline d)
 		if (ev < 0)
 			return ev;
 	}
-	ipcx__conn_drop_tail(c);
 	return 0;
+}
+
+/* ipcx__conn_flush writes the unsent tail of an earlier message. */
+static int ipcx__conn_flush(struct ipcx__conn *c, struct ipcx__deadline d)
+{
+	if (c->wstart == c->wend)
+		return 0;
+	struct iovec iov = {c->wbuf + c->wstart, c->wend - c->wstart};
+	size_t done = 0;
+	int rc = ipcx__conn_write_all(c, &iov, 1, &done, d);
+	c->wstart += done;
+	if (rc == 0)
+		ipcx__conn_drop_tail(c);
+	return rc;
 }
 
 /* ipcx__conn_keep copies what send could not write yet into the tail buffer. */
@@ -240,42 +273,12 @@ int ipcx__conn_send(struct ipcx__conn *c, const void *data, size_t len, long typ
 		if (c->frame == IPCX__FRAME_LINE)
 			iov[iovcnt++] = (struct iovec){"\n", 1};
 	}
-	size_t total = 0, done = 0;
-	for (int i = 0; i < iovcnt; i++)
-		total += iov[i].iov_len;
-	while (done < total) {
-		struct iovec rest[2];
-		int restcnt = 0;
-		size_t skip = done;
-		for (int i = 0; i < iovcnt; i++) {
-			if (skip >= iov[i].iov_len) {
-				skip -= iov[i].iov_len;
-				continue;
-			}
-			rest[restcnt++] = (struct iovec){(char *)iov[i].iov_base + skip,
-							 iov[i].iov_len - skip};
-			skip = 0;
-		}
-		ssize_t n = ipcx__write_nosig(c, rest, restcnt);
-		if (n > 0) {
-			done += (size_t)n;
-			continue;
-		}
-		if (errno == EINTR)
-			continue;
-		if (errno == EPIPE || errno == ECONNRESET)
-			return ipcx__fail(-EPIPE, "the receiver is gone");
-		if (errno != EAGAIN)
-			return ipcx__errno_fail("write");
-		int ev = ipcx__wait_fd(c->fd, POLLOUT, d);
-		if (ev >= 0)
-			continue;
-		/* Out of time: nothing written is nothing sent; a started frame is finished later. */
-		if (done == 0)
-			return ev;
+	size_t done = 0;
+	rc = ipcx__conn_write_all(c, iov, iovcnt, &done, d);
+	/* Out of time: nothing written is nothing sent; a started frame is finished later. */
+	if (done > 0 && (rc == -EAGAIN || rc == -ETIMEDOUT))
 		return ipcx__conn_keep(c, iov, iovcnt, done);
-	}
-	return 0;
+	return rc;
 }
 
 /* ipcx__conn_room makes room for want more bytes after rend. */
