@@ -333,7 +333,7 @@ static void test_commit_past_end_refused(void)
 	struct log_name n;
 	new_log(&n, "");
 	/* ipcx_unlink refuses a log with a corrupt header: remove the files as files. */
-	char consumer[300];
+	char consumer[256];
 	snprintf(consumer, sizeof(consumer), "%s.ipcx-consumer.default", n.path);
 	test_cleanup_path(n.path);
 	test_cleanup_path(consumer);
@@ -361,7 +361,7 @@ static void test_planted_offset_refused(void)
 	new_log(&n, "");
 	ipcx_chan *w = open_ok(n.url, IPCX_SEND | IPCX_CREATE);
 	send_str(w, "precious", 1);
-	char planted[300];
+	char planted[256];
 	snprintf(planted, sizeof(planted), "%s.ipcx-consumer.default", n.path);
 	int fd = open(planted, O_WRONLY | O_CREAT | O_EXCL, 0666);
 	CHECK(fd >= 0);

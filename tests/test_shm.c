@@ -15,8 +15,11 @@
 #include <sys/epoll.h>
 #include <sched.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+
+#include "../src/shm/layout.h" /* to leave a dead peer's state in a segment */
 
 /* A fresh queue URL ("shm://NAME?opts"), removed when the test ends. */
 static const char *new_queue(char *url, size_t size, const char *opts)
@@ -1002,6 +1005,118 @@ static void test_broadcast_dead_subscriber(void)
 	ipcx_close(tx);
 }
 
+/* The segment of url mapped shared, as any peer maps it; *size gets its size. */
+static struct ipcx__shm_hdr *map_segment(const char *url, size_t *size)
+{
+	char path[300];
+	const char *name = strstr(url, "://") + 3;
+	snprintf(path, sizeof(path), "/dev/shm/ipcx.%.*s", (int)strcspn(name, "?"), name);
+	int fd = open(path, O_RDWR);
+	struct stat st;
+	CHECK(fd >= 0 && fstat(fd, &st) == 0);
+	*size = (size_t)st.st_size;
+	void *p = mmap(NULL, *size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	close(fd);
+	CHECK(p != MAP_FAILED);
+	return p;
+}
+
+static struct ipcx__shm_slot *slot_at(struct ipcx__shm_hdr *h, unsigned i)
+{
+	return (struct ipcx__shm_slot *)((char *)h + h->slot_off + (size_t)i * h->slot_size);
+}
+
+/* The index of the slot whose owner is pid (the token's low 22 bits), or of the subscriber. */
+static unsigned find_slot(struct ipcx__shm_hdr *h, pid_t pid)
+{
+	for (unsigned i = 0; i < h->max_peers; i++) {
+		struct ipcx__shm_slot *s = slot_at(h, i);
+		uint64_t o = atomic_load(&s->owner);
+		if (pid ? o && ((o >> 2) & ((1u << 22) - 1)) == (uint64_t)pid
+			: atomic_load(&s->sub) != 0)
+			return i;
+	}
+	CHECK(!"no such slot");
+	return 0;
+}
+
+/* A sender process that opened url and died without closing: its slot index. */
+static unsigned dead_sender(const char *url, struct ipcx__shm_hdr *h)
+{
+	pid_t pid = fork();
+	if (pid == 0) {
+		open_ok(url, IPCX_SEND);
+		_exit(0);
+	}
+	CHECK(wait_child(pid) == 0);
+	return find_slot(h, pid);
+}
+
+/*
+ * Sends n numbered messages from first, receiving each: returns the losses
+ * reported on the way (each message is delivered, in order).
+ */
+static unsigned long send_recv(ipcx_chan *tx, ipcx_chan *rx, unsigned first, unsigned n)
+{
+	unsigned long lost = 0;
+	for (unsigned i = first; i < first + n; i++) {
+		CHECK_RC(ipcx_send(tx, &i, sizeof(i), 1, 0), 0);
+		unsigned v;
+		ssize_t rc = ipcx_recv(rx, &v, sizeof(v), 0, NULL, 0);
+		if (rc == -EOVERFLOW) {
+			lost += strtoul(ipcx_errmsg(), NULL, 10);
+			rc = ipcx_recv(rx, &v, sizeof(v), 0, NULL, 0);
+		}
+		CHECK_RC(rc, sizeof(v));
+		CHECK(v == i);
+	}
+	return lost;
+}
+
+/*
+ * policy=overwrite: a sender that died while overtaking a subscriber (its
+ * bit in the subscriber's movers mask still set) is reaped by the
+ * subscriber's next receive, which then no longer waits for it. The dead
+ * sender's state is left in the segment as SIGKILL would leave it: once
+ * before its move (bit only), once after winning it but before counting
+ * the loss (bit, position moved on, intent).
+ */
+static void test_broadcast_dead_mover(void)
+{
+	char url[256];
+	new_queue(url, sizeof(url), "cap=64KiB&maxmsg=64&pattern=broadcast&policy=overwrite");
+	ipcx_chan *rx = open_ok(url, IPCX_RECV | IPCX_CREATE);
+	ipcx_chan *tx = open_ok(url, IPCX_SEND);
+	size_t size;
+	struct ipcx__shm_hdr *h = map_segment(url, &size);
+	struct ipcx__shm_slot *sub = slot_at(h, find_slot(h, 0));
+
+	/* Died before its move: nothing lost, nothing owed. */
+	unsigned dead = dead_sender(url, h);
+	atomic_fetch_or(&sub->movers, (uint64_t)1 << dead);
+	CHECK(send_recv(tx, rx, 0, 10) == 0);
+	CHECK(atomic_load(&sub->movers) == 0);
+	CHECK(atomic_load(&slot_at(h, dead)->owner) == 0);
+
+	/* Died after moving the subscriber past message 10, before counting it. */
+	dead = dead_sender(url, h);
+	unsigned ten = 10;
+	CHECK_RC(ipcx_send(tx, &ten, sizeof(ten), 1, 0), 0);
+	atomic_fetch_or(&sub->movers, (uint64_t)1 << dead);
+	atomic_store(&sub->sub, atomic_load(&h->tail) + 1);
+	atomic_store(&slot_at(h, dead)->overtook, find_slot(h, 0) + 1);
+	unsigned long lost = send_recv(tx, rx, 11, 989);
+	unsigned delivered = 10 + 989, sent = 1000;
+	CHECK(lost == 1 && lost + delivered == sent);
+	CHECK(atomic_load(&sub->movers) == 0);
+	CHECK(atomic_load(&sub->lost) == 0);
+	CHECK(atomic_load(&slot_at(h, dead)->owner) == 0);
+	CHECK(atomic_load(&slot_at(h, dead)->overtook) == 0);
+	munmap(h, size);
+	ipcx_close(tx);
+	ipcx_close(rx);
+}
+
 /*
  * policy=block with two sender processes and two subscriber processes:
  * each subscriber sees each sender's messages complete and in order.
@@ -1190,6 +1305,7 @@ static void test_unbounded_enomem(void)
 static const struct test_case tests[] = {
 	{"broadcast_two_senders", test_broadcast_two_senders},
 	{"broadcast_dead_subscriber", test_broadcast_dead_subscriber},
+	{"broadcast_dead_mover", test_broadcast_dead_mover},
 	{"broadcast_block", test_broadcast_block},
 	{"broadcast_overwrite", test_broadcast_overwrite},
 	{"broadcast_overwrite_gaps", test_broadcast_overwrite_gaps},

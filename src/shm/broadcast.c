@@ -14,9 +14,12 @@
  * and adds one to the subscriber's lost counter. A receive that finds a
  * message and a lost count reports the count as -EOVERFLOW first and
  * leaves the message for the next receive, so each report sits exactly
- * where its gap is. Such a sender holds the subscriber's movers count
- * from before its move until after its addition, so a subscriber that
+ * where its gap is. Such a sender sets its bit in the subscriber's movers
+ * mask from before its move until after its addition, so a subscriber that
  * sees no mover knows every move that brought it where it is is counted.
+ * A sender that dies in between leaves its bit set and, if its move won,
+ * an intent (overtook) for the count it owes: its reaper clears the bit
+ * and adds the count (peer.c, ipcx__shmq_bc_forget_mover).
  *
  * A sender moves subscribers before it moves rel, and writes a reclaimed
  * place only after rel passed it. A subscriber copies a message, then
@@ -44,8 +47,9 @@
 
 /*
  * How long a subscriber waits for senders in the middle of moving it (a
- * few instructions each). Only a sender that dies or stalls there makes
- * it go on: the loss it has yet to add is then reported on a later gap.
+ * few instructions each). Only a sender that stalls there, or dies and is
+ * not yet reaped, makes it go on: the loss it has yet to add is then
+ * reported on a later gap.
  */
 #define IPCX__MOVER_TRIES 10000
 
@@ -96,18 +100,45 @@ static int ipcx__bc_next(struct ipcx__shmq *q, uint64_t r, uint64_t *next, bool 
 	return 1;
 }
 
+/* Our bit in a subscriber's movers mask. */
+static uint64_t ipcx__bc_mover_bit(const struct ipcx__shmq *q)
+{
+	return (uint64_t)1 << q->slot;
+}
+
 /*
- * Moves the subscriber in slot s from at (position + 1) past the message
+ * Moves the subscriber in slot i from at (position + 1) past the message
  * there to next, counting the message lost. All seq_cst: a subscriber that
  * loads its position after our compare-and-swap and then sees movers back
- * at zero also sees our addition (ipcx__bc_report).
+ * at zero also sees our addition (ipcx__bc_report); our intent is visible
+ * to a reaper before the addition it stands for, and cleared only after.
  */
-static void ipcx__bc_overtake(struct ipcx__shm_slot *s, uint64_t at, uint64_t next)
+static void ipcx__bc_overtake(struct ipcx__shmq *q, unsigned i, uint64_t at, uint64_t next)
 {
-	atomic_fetch_add(&s->movers, 1);
-	if (atomic_compare_exchange_strong(&s->sub, &at, next + 1))
+	struct ipcx__shm_slot *s = &q->map->slots[i];
+	atomic_fetch_or(&s->movers, ipcx__bc_mover_bit(q));
+	if (atomic_compare_exchange_strong(&s->sub, &at, next + 1)) {
+		atomic_store(&q->me->overtook, i + 1);
 		atomic_fetch_add(&s->lost, 1);
-	atomic_fetch_sub(&s->movers, 1);
+		atomic_store(&q->me->overtook, 0);
+	}
+	atomic_fetch_and(&s->movers, ~ipcx__bc_mover_bit(q));
+}
+
+void ipcx__shmq_bc_forget_mover(const struct ipcx__shm_map *m, unsigned dead)
+{
+	/*
+	 * An exchange, before the addition: a reaper that dies in between
+	 * leaves at most an uncounted loss, never one the next reaper counts
+	 * again.
+	 */
+	uint32_t owed = atomic_exchange(&m->slots[dead].overtook, 0);
+	/* Nonsense, or a subscriber that left meanwhile (its count went with it). */
+	if (owed >= 1 && owed <= m->max_peers && atomic_load(&m->slots[owed - 1].sub) != 0)
+		atomic_fetch_add(&m->slots[owed - 1].lost, 1);
+	/* seq_cst, after the addition: a subscriber that sees the bit gone sees the count. */
+	for (unsigned j = 0; j < m->max_peers; j++)
+		atomic_fetch_and(&m->slots[j].movers, ~((uint64_t)1 << dead));
 }
 
 /*
@@ -126,7 +157,7 @@ static bool ipcx__bc_move_subs(struct ipcx__shmq *q, uint64_t r, uint64_t next, 
 		if (msg && !ipcx__overwrite(q))
 			return false;
 		if (msg)
-			ipcx__bc_overtake(s, at, next);
+			ipcx__bc_overtake(q, i, at, next);
 		else /* a pad: nothing lost, so no count to wait for */
 			atomic_compare_exchange_strong(&s->sub, &at, next + 1);
 	}
@@ -217,6 +248,18 @@ static int ipcx__bc_copy(struct ipcx__shmq *q, struct ipcx__shm_rec *rec, uint64
 }
 
 /*
+ * Reaps the senders still marked as moving us after the spin, if dead: a
+ * reaper adds what they owe to our lost before it clears their bits.
+ */
+static void ipcx__bc_reap_movers(struct ipcx__shmq *q)
+{
+	uint64_t mask = atomic_load(&q->me->movers);
+	for (unsigned j = 0; j < q->map->max_peers; j++)
+		if (mask >> j & 1)
+			ipcx__shmq_reap_slot(q, j);
+}
+
+/*
  * Called with a message at our position, loaded before: -EOVERFLOW with
  * the messages lost since we last delivered or reported, or 0. Counts
  * that come in later belong to moves after our load; those make the
@@ -227,10 +270,15 @@ static int ipcx__bc_report(struct ipcx__shmq *q)
 {
 	/*
 	 * seq_cst, after our position's load: a sender whose move we loaded
-	 * raised movers before it, so zero here means it has added its count.
+	 * set its bit before it, so zero here means it has added its count.
 	 */
-	for (unsigned n = 0; n < IPCX__MOVER_TRIES && atomic_load(&q->me->movers) != 0; n++)
+	unsigned tries = 0;
+	while (tries < IPCX__MOVER_TRIES && atomic_load(&q->me->movers) != 0) {
 		ipcx__cpu_relax();
+		tries++;
+	}
+	if (tries == IPCX__MOVER_TRIES)
+		ipcx__bc_reap_movers(q);
 	if (atomic_load(&q->me->lost) == 0)
 		return 0;
 	/* An exchange: a count added meanwhile is reported now, not twice. */

@@ -21,9 +21,10 @@
 #include <stdint.h>
 
 #define IPCX__SHM_MAGIC 0x3151534d58435049ull /* "IPCXSMQ1" little-endian */
-#define IPCX__SHM_LAYOUT_VERSION 4u
+#define IPCX__SHM_LAYOUT_VERSION 5u
 #define IPCX__SHM_LINE 64
-#define IPCX__SHM_MAX_PEERS 64u      /* slot index must fit IPCX__ST_SLOT_BITS */
+/* A slot index must fit IPCX__ST_SLOT_BITS, and a bit of a slot's movers mask. */
+#define IPCX__SHM_MAX_PEERS 64u
 #define IPCX__SHM_MIN_RING 256u
 #define IPCX__SHM_MAX_RING (1ull << 32)
 #define IPCX__SHM_DEFAULT_CAP ((uint64_t)1 << 20)
@@ -127,9 +128,11 @@ static inline unsigned ipcx__st_slot(uint64_t st)
  * the FIFO named by poll_id (poll.c). In a broadcast queue, sub is the
  * subscriber's read position + 1 (0 = not a subscriber), lost counts
  * messages overwritten before it could read them (not yet reported), and
- * movers counts senders between moving the subscriber on and adding the
- * message they overwrote to lost (not cleared with the slot: each sender
- * takes its own one back).
+ * movers has bit j set while the sender in slot j may be between moving
+ * the subscriber on and adding the message it overwrote to lost (not
+ * cleared with the slot: each sender clears its own bit, or its reaper
+ * does). overtook is a sender's intent: the subscriber slot index + 1
+ * whose move it won and has not yet counted in lost (0 = none).
  */
 struct ipcx__shm_slot {
 	alignas(IPCX__SHM_LINE) _Atomic uint64_t owner;
@@ -140,15 +143,18 @@ struct ipcx__shm_slot {
 	_Atomic uint32_t role;    /* IPCX_SEND | IPCX_RECV of the owner */
 	_Atomic uint64_t sub;
 	_Atomic uint32_t polling;
-	_Atomic uint32_t movers;
-	/* Counters, written by the owner only. */
+	_Atomic uint32_t overtook;
+	/* Counters: written by the owner only, but for lost and movers (senders). */
 	alignas(IPCX__SHM_LINE) _Atomic uint64_t msgs_sent;
 	_Atomic uint64_t bytes_sent;
 	_Atomic uint64_t msgs_recv;
 	_Atomic uint64_t bytes_recv;
 	_Atomic uint64_t poll_id; /* 0 = no FIFO */
 	_Atomic uint64_t lost;
+	_Atomic uint64_t movers;
 };
+_Static_assert(IPCX__SHM_MAX_PEERS <= 64 && IPCX__SHM_MAX_PEERS <= (1u << IPCX__ST_SLOT_BITS),
+	       "a slot index must fit a record state and a movers mask");
 #define IPCX__SLOT_LIVE 1u
 #define IPCX__WAIT_RECV 1u
 #define IPCX__WAIT_SEND 2u

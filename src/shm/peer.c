@@ -226,6 +226,7 @@ static void ipcx__retire(struct ipcx__shm_hdr *h, struct ipcx__shm_slot *s)
 	atomic_store(&s->res_end, 0);
 	atomic_store(&s->claim[0], 0);
 	atomic_store(&s->claim[1], 0);
+	atomic_store(&s->overtook, 0);
 	atomic_store(&s->role, 0);
 }
 
@@ -240,6 +241,8 @@ int ipcx__shmq_reap_slot(struct ipcx__shmq *q, unsigned i)
 	if (reaped) {
 		ipcx__undo_reservation(q, i);
 		ipcx__undo_claims(q, i);
+		if (q->map->pattern == IPCX__SHM_BROADCAST)
+			ipcx__shmq_bc_forget_mover(q->map, i);
 		ipcx__retire(q->hdr, s);
 		atomic_store(&s->owner, 0);
 	}

@@ -152,7 +152,7 @@ static int ipcx__shm_validate(struct ipcx__shm_map *m, const struct ipcx__shm_hd
 	uint64_t slots_end = g->slot_off + (uint64_t)g->max_peers * g->slot_size;
 	bool ok = g->hdr_size == sizeof(struct ipcx__shm_hdr) &&
 		  g->slot_size == sizeof(struct ipcx__shm_slot) && g->seg_size == file_size &&
-		  g->max_peers >= 1 && g->max_peers <= (1u << IPCX__ST_SLOT_BITS) &&
+		  g->max_peers >= 1 && g->max_peers <= IPCX__SHM_MAX_PEERS &&
 		  g->slot_off >= g->hdr_size && g->slot_off % IPCX__SHM_LINE == 0 &&
 		  g->ring_off % IPCX__SHM_LINE == 0 && slots_end <= g->ring_off &&
 		  ipcx__shm_sizes_ok(g) && g->ring_off + g->ring_size == file_size &&

@@ -183,6 +183,13 @@ int ipcx__shmq_bc_reclaim(struct ipcx__shmq *q, uint64_t want, uint64_t *stuck);
  */
 int ipcx__shmq_bc_take(struct ipcx__shmq *q, void *buf, size_t size, struct ipcx__shmq_msg *out,
 		       uint64_t *stuck);
+/*
+ * ipcx__shmq_bc_forget_mover finishes what the dead sender in slot dead
+ * may have left half done while overtaking a subscriber: adds the loss its
+ * intent says it owes and clears its bit in every movers mask. Runs under
+ * the reclaim lock.
+ */
+void ipcx__shmq_bc_forget_mover(const struct ipcx__shm_map *m, unsigned dead);
 
 /* ---- grow.c --------------------------------------------------------- */
 
