@@ -107,9 +107,9 @@ static void test_standard_merged_realtime_not(void)
 /*
  * pending_receiver lowers its RLIMIT_SIGPENDING, opens its channel and takes
  * a user id of its own (so no other process's signals count against the
- * limit), says so on ready, then takes as many messages as todo announces.
+ * limit), says so on ready, then takes as many messages as plan announces.
  */
-static void pending_receiver(int ready, int todo)
+static void pending_receiver(int ready, int plan)
 {
 	struct rlimit rl;
 	CHECK(getrlimit(RLIMIT_SIGPENDING, &rl) == 0);
@@ -120,7 +120,7 @@ static void pending_receiver(int ready, int todo)
 	CHECK(setresuid(uid, uid, uid) == 0);
 	CHECK(write(ready, "r", 1) == 1);
 	unsigned sent;
-	CHECK(read(todo, &sent, sizeof(sent)) == (ssize_t)sizeof(sent));
+	CHECK(read(plan, &sent, sizeof(sent)) == (ssize_t)sizeof(sent));
 	for (unsigned i = 0; i < sent; i++) {
 		unsigned got;
 		CHECK_RC(ipcx_recv(r, &got, sizeof(got), 0, NULL, 0), (ssize_t)sizeof(got));
@@ -140,11 +140,11 @@ static void test_sigpending_limit(void)
 {
 	if (geteuid() != 0)
 		SKIP("needs root to give the receiver a user id of its own");
-	int ready[2], todo[2];
-	CHECK(pipe(ready) == 0 && pipe(todo) == 0);
+	int ready[2], plan[2];
+	CHECK(pipe(ready) == 0 && pipe(plan) == 0);
 	pid_t pid = fork();
 	if (pid == 0)
-		pending_receiver(ready[1], todo[0]);
+		pending_receiver(ready[1], plan[0]);
 	char c;
 	CHECK(read(ready[0], &c, 1) == 1);
 	char url[64];
@@ -158,7 +158,7 @@ static void test_sigpending_limit(void)
 	CHECK(strstr(ipcx_errmsg(), "RLIMIT_SIGPENDING") != NULL);
 	CHECK_RC(ipcx_send(w, &sent, sizeof(sent), 1, 20), -ETIMEDOUT);
 	CHECK(sent == PENDING_LIMIT);
-	CHECK(write(todo[1], &sent, sizeof(sent)) == (ssize_t)sizeof(sent));
+	CHECK(write(plan[1], &sent, sizeof(sent)) == (ssize_t)sizeof(sent));
 	wait_child_ok(pid);
 	ipcx_close(w);
 }
