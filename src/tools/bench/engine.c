@@ -652,20 +652,34 @@ static void watch_peers(void)
 	sigaction(SIGCHLD, &sa, NULL);
 }
 
+/*
+ * setup_cell sets the mechanism up and blocks SIGCHLD until the cell's
+ * processes are forked and recorded (*old gets the mask to restore), so a
+ * peer that dies at once is never missed.
+ */
+static int setup_cell(struct bench_link *l, struct bench_result *r, sigset_t *old)
+{
+	int rc = l->mech->setup(l, r->why, sizeof(r->why));
+	if (rc < 0)
+		return rc;
+	watch_peers();
+	sigset_t chld;
+	sigemptyset(&chld);
+	sigaddset(&chld, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &chld, old);
+	return 0;
+}
+
 /* run_fan sets the mechanism up, forks the spokes and runs the hub. */
 static int run_fan(struct bench_link *l, const struct bench_plan *plan, struct cell_shm *c)
 {
 	struct bench_result *r = &c->result;
 	pid_t pids[BENCH_MAX_FAN];
 	l->one_way = true;
-	int rc = l->mech->setup(l, r->why, sizeof(r->why));
+	sigset_t old;
+	int rc = setup_cell(l, r, &old);
 	if (rc < 0)
 		return rc;
-	watch_peers();
-	sigset_t chld, old;
-	sigemptyset(&chld);
-	sigaddset(&chld, SIGCHLD);
-	sigprocmask(SIG_BLOCK, &chld, &old);
 	for (int i = 0; i < plan->fan; i++) {
 		pids[i] = fork();
 		if (pids[i] < 0) {
@@ -688,14 +702,10 @@ static int run_fan(struct bench_link *l, const struct bench_plan *plan, struct c
 static int run_pair(struct bench_link *l, const struct bench_plan *plan, struct cell_shm *c)
 {
 	struct bench_result *r = &c->result;
-	int rc = l->mech->setup(l, r->why, sizeof(r->why));
+	sigset_t old;
+	int rc = setup_cell(l, r, &old);
 	if (rc < 0)
 		return rc;
-	watch_peers();
-	sigset_t chld, old;
-	sigemptyset(&chld);
-	sigaddset(&chld, SIGCHLD);
-	sigprocmask(SIG_BLOCK, &chld, &old);
 	pid_t peer = fork();
 	if (peer < 0)
 		return bench_errno_fail(r->why, sizeof(r->why), "fork");
