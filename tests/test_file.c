@@ -259,13 +259,20 @@ static void test_waits_for_writer(void)
 	ipcx_close(r);
 }
 
+/* log_with_one makes a fresh log, opens it both ways and appends one record. */
+static ipcx_chan *log_with_one(struct log_name *n, const char *text, long type)
+{
+	new_log(n, "");
+	ipcx_chan *ch = open_ok(n->url, IPCX_SEND | IPCX_RECV | IPCX_CREATE);
+	send_str(ch, text, type);
+	return ch;
+}
+
 /* A record larger than the buffer stays for the next call. */
 static void test_small_buffer_keeps(void)
 {
 	struct log_name n;
-	new_log(&n, "");
-	ipcx_chan *ch = open_ok(n.url, IPCX_SEND | IPCX_RECV | IPCX_CREATE);
-	send_str(ch, "a message of some length", 3);
+	ipcx_chan *ch = log_with_one(&n, "a message of some length", 3);
 	char small[4];
 	CHECK_RC(ipcx_recv(ch, small, sizeof(small), 0, NULL, 0), -EMSGSIZE);
 	recv_str(ch, "a message of some length", 3);
@@ -314,9 +321,7 @@ static void test_torn_tail_ignored(void)
 static void test_corruption_detected(void)
 {
 	struct log_name n;
-	new_log(&n, "");
-	ipcx_chan *ch = open_ok(n.url, IPCX_SEND | IPCX_RECV | IPCX_CREATE);
-	send_str(ch, "precious", 1);
+	ipcx_chan *ch = log_with_one(&n, "precious", 1);
 	int fd = open(n.path, O_RDWR);
 	CHECK(fd >= 0);
 	CHECK(pwrite(fd, "P", 1, LOG_HDR + REC_HDR) == 1);
@@ -331,14 +336,12 @@ static void test_corruption_detected(void)
 static void test_commit_past_end_refused(void)
 {
 	struct log_name n;
-	new_log(&n, "");
+	ipcx_chan *ch = log_with_one(&n, "precious", 1);
 	/* ipcx_unlink refuses a log with a corrupt header: remove the files as files. */
 	char consumer[256];
 	snprintf(consumer, sizeof(consumer), "%s.ipcx-consumer.default", n.path);
 	test_cleanup_path(n.path);
 	test_cleanup_path(consumer);
-	ipcx_chan *ch = open_ok(n.url, IPCX_SEND | IPCX_RECV | IPCX_CREATE);
-	send_str(ch, "precious", 1);
 	uint64_t lie = (uint64_t)file_size(n.path) + 4096;
 	int fd = open(n.path, O_RDWR);
 	CHECK(fd >= 0);
