@@ -384,6 +384,55 @@ static void test_wakeup_and_signals(void)
 	ipcx_close(tx);
 }
 
+/*
+ * Round trips between two processes where each side pauses a random few
+ * tens of microseconds before it answers, so that the other side often
+ * runs out of spins and sleeps just as the answer is published: a lost
+ * wake-up shows as a receive that times out.
+ */
+static void ping_pong_with_pauses(const char *opts, unsigned rounds)
+{
+	char ping[256], pong[256];
+	new_queue(ping, sizeof(ping), opts);
+	new_queue(pong, sizeof(pong), opts);
+	ipcx_chan *tx = open_ok(ping, IPCX_SEND | IPCX_CREATE);
+	ipcx_chan *rx = open_ok(pong, IPCX_RECV | IPCX_CREATE);
+	pid_t pid = fork();
+	if (pid == 0) {
+		ipcx_chan *crx = open_ok(ping, IPCX_RECV), *ctx = open_ok(pong, IPCX_SEND);
+		unsigned seed = 7;
+		for (unsigned i = 0; i < rounds; i++) {
+			unsigned v;
+			CHECK_RC(ipcx_recv(crx, &v, sizeof(v), 0, NULL, 10000), sizeof(v));
+			CHECK(v == i);
+			nanosleep(&(struct timespec){.tv_nsec = rand_r(&seed) % 60000}, NULL);
+			v = ~i;
+			CHECK_RC(ipcx_send(ctx, &v, sizeof(v), 1, -1), 0);
+		}
+		ipcx_close(crx);
+		ipcx_close(ctx);
+		_exit(0);
+	}
+	unsigned seed = 11;
+	for (unsigned i = 0; i < rounds; i++) {
+		if (i % 2)
+			nanosleep(&(struct timespec){.tv_nsec = rand_r(&seed) % 60000}, NULL);
+		CHECK_RC(ipcx_send(tx, &i, sizeof(i), 1, -1), 0);
+		unsigned v;
+		CHECK_RC(ipcx_recv(rx, &v, sizeof(v), 0, NULL, 10000), sizeof(v));
+		CHECK(v == ~i);
+	}
+	CHECK(wait_child(pid) == 0);
+	ipcx_close(tx);
+	ipcx_close(rx);
+}
+
+static void test_no_lost_wakeups(void)
+{
+	ping_pong_with_pauses("", 1500);
+	ping_pong_with_pauses("pattern=spsc", 1500);
+}
+
 /* Writes len bytes at off of the segment file of url. */
 static void poke(const char *url, off_t off, const void *bytes, size_t len)
 {
@@ -1325,6 +1374,7 @@ static const struct test_case tests[] = {
 	{"spsc_one_each", test_spsc_one_each},
 	{"loans", test_loans},
 	{"wakeup_and_signals", test_wakeup_and_signals},
+	{"no_lost_wakeups", test_no_lost_wakeups},
 	{"corrupt_header", test_corrupt_header},
 	{"corrupt_records", test_corrupt_records},
 	{"dead_sender_mid_message", test_dead_sender_mid_message},

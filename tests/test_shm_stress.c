@@ -220,6 +220,13 @@ static void test_one_to_one(void)
 	run("cap=8KiB&maxmsg=1KiB&pattern=spsc", roles, 2, 30000, 0);
 }
 
+/* The one-to-one receiver publishes the room it freed in batches: a killed one must not leave its messages to be read again. */
+static void test_one_to_one_kill_at_random(void)
+{
+	struct role roles[] = {{.is_sender = 1}, {0}};
+	run("cap=8KiB&maxmsg=1KiB&pattern=spsc", roles, 2, 40000, 100);
+}
+
 static void test_kill_at_random(void)
 {
 	struct role roles[] = {{.is_sender = 1}, {.is_sender = 1}, {0}, {0}, {.selector = -4}};
@@ -231,6 +238,7 @@ static const struct test_case tests[] = {
 	{"typed_mix", test_typed_mix},
 	{"one_to_one", test_one_to_one},
 	{"kill_at_random", test_kill_at_random},
+	{"one_to_one_kill_at_random", test_one_to_one_kill_at_random},
 };
 
 int main(int argc, char **argv)

@@ -296,6 +296,7 @@ int ipcx__shmq_attach(struct ipcx__shmq *q, const struct ipcx__shm_map *m, int r
 	q->role = role;
 	q->owner = ipcx__shm_self_token() << 2 | IPCX__SLOT_LIVE;
 	q->poll_fd = -1;
+	ipcx__shmq_fence_register();
 	ipcx__shmq_reap_dead(q, UINT64_MAX);
 	ipcx__lock(q->hdr);
 	int rc = -EBUSY;
@@ -338,6 +339,7 @@ void ipcx__shmq_detach(struct ipcx__shmq *q)
 	}
 	if (q->loan_recv)
 		ipcx__shmq_release(q);
+	ipcx__shmq_publish(q);
 	ipcx__lock(q->hdr);
 	if (q->loan_send)
 		ipcx__undo_reservation(q, q->slot);

@@ -72,9 +72,12 @@ void ipcx__shmq_poll_arm(struct ipcx__shmq *q)
 {
 	ipcx__poll_drain(q->poll_fd);
 	uint32_t was = 0;
-	if (atomic_compare_exchange_strong(&q->me->polling, &was, 1))
+	if (atomic_compare_exchange_strong(&q->me->polling, &was, 1)) {
 		atomic_fetch_add_explicit(&q->hdr->recv_waiters, IPCX__POLLER,
 					  memory_order_seq_cst);
+		/* Where this fails, publishers could not register either, and fence themselves. */
+		(void)ipcx__shmq_fence_publishers();
+	}
 }
 
 bool ipcx__shmq_poll_disarm(struct ipcx__shm_hdr *h, struct ipcx__shm_slot *s)

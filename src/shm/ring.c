@@ -21,6 +21,13 @@
 /* Spins before a waiter goes to sleep, and attempts before a stuck position is checked for a dead owner. */
 #define IPCX__SPINS 512
 #define IPCX__STUCK_CHECK 256
+/*
+ * The sole receiver publishes the room it freed once this much (or a
+ * quarter of the capacity, when less) has gathered: rarely enough that
+ * the release cursor's cache line seldom moves, often enough that a
+ * sender at a full ring finds room again before it stops spinning.
+ */
+#define IPCX__SOLE_BATCH ((uint64_t)16 << 10)
 /* A waiter that may be waiting on a dead peer looks again this often. */
 #define IPCX__SLICE_NS (20 * 1000 * 1000LL)
 #define IPCX__NONE UINT64_MAX
@@ -29,6 +36,7 @@ struct ipcx__claim {
 	uint64_t pos;
 	uint32_t len, span;
 	long type;
+	bool copied; /* the payload is in the caller's buffer already, nothing is held */
 };
 
 static bool ipcx__broadcast(const struct ipcx__shmq *q)
@@ -527,10 +535,7 @@ static int ipcx__claim_at(struct ipcx__shmq *q, struct ipcx__shm_rec *rec, uint6
 		return 0;
 	if (q->map->flags & IPCX__SHM_RENDEZVOUS)
 		ipcx__shmq_notify(q->map, IPCX__WAIT_SEND); /* the sender waits for this claim */
-	c->pos = pos;
-	c->len = len;
-	c->span = span;
-	c->type = (long)type;
+	*c = (struct ipcx__claim){.pos = pos, .len = len, .span = span, .type = (long)type};
 	return 1;
 }
 
@@ -584,6 +589,117 @@ static int ipcx__claim_head(struct ipcx__shmq *q, size_t size, unsigned ci,
 		ipcx__head_to(q, seen, h + span);
 	}
 	return ipcx__shmq_corrupt(0, "endless chain of records");
+}
+
+/* ---- the sole receiver ------------------------------------------------ */
+
+/*
+ * The receiver of a one-to-one queue without rendezvous is the only peer
+ * that changes a committed record, so a plain receive (selector 0, no
+ * receive loan held) takes a shorter path: it claims nothing, copies the
+ * message out, marks the record released, and tells senders about the
+ * room it freed (the head and release cursors) only once IPCX__SOLE_BATCH
+ * bytes are free, or when it runs dry, or leaves. What lies between rel
+ * and its position is released records, which every walk skips: a
+ * receiver killed before it published leaves nothing to be read twice.
+ * A receiver killed while copying leaves the message committed, for the
+ * next receiver.
+ */
+static bool ipcx__sole_path(const struct ipcx__shmq *q, long selector)
+{
+	return selector == 0 && !q->loan_recv && ipcx__sole_receiver(q);
+}
+
+/* Moves the shared cursor c up to pos, never back: a reaper may have moved rel over a pad beyond it. */
+static void ipcx__move_up(_Atomic uint64_t *c, uint64_t pos)
+{
+	uint64_t v = atomic_load_explicit(c, memory_order_relaxed);
+	while (v < pos && !atomic_compare_exchange_weak_explicit(c, &v, pos, memory_order_release,
+								  memory_order_relaxed))
+		;
+}
+
+void ipcx__shmq_publish(struct ipcx__shmq *q)
+{
+	uint64_t pos = q->sole_pos;
+	if (pos == q->sole_pub)
+		return;
+	ipcx__move_up(&q->hdr->head, pos);
+	ipcx__move_up(&q->hdr->rel, pos);
+	q->sole_pub = pos;
+	if (q->map->flags & IPCX__SHM_UNBOUNDED)
+		ipcx__shmq_trim(q);
+	ipcx__shmq_notify(q->map, IPCX__WAIT_SEND);
+}
+
+/* The sole receiver ran dry at pos: it publishes, so that no sender waits on room it freed. */
+static int ipcx__sole_dry(struct ipcx__shmq *q, uint64_t pos)
+{
+	q->sole_pos = pos;
+	ipcx__shmq_publish(q);
+	return -EAGAIN;
+}
+
+/* Copies the committed record at pos out to buf and releases it. */
+static int ipcx__sole_copy(struct ipcx__shmq *q, struct ipcx__shm_rec *rec, uint64_t pos,
+			   uint64_t span, void *buf, size_t size, struct ipcx__claim *c)
+{
+	uint32_t len = atomic_load_explicit(&rec->len, memory_order_relaxed);
+	int64_t type = atomic_load_explicit(&rec->type, memory_order_relaxed);
+	if (len > q->map->max_msg || ipcx__shm_span(len) > span || type < 1 || type > LONG_MAX)
+		return ipcx__shmq_corrupt(pos, "bad message header");
+	if (len > size)
+		return ipcx__fail(-EMSGSIZE, "message of %u bytes does not fit a buffer of %zu",
+				  len, size);
+	memcpy(buf, ipcx__shmq_payload(rec), len);
+	atomic_store_explicit(&rec->state, ipcx__st(pos, 0, IPCX__ST_RELEASED),
+			      memory_order_release);
+	q->sole_pos = pos + span;
+	uint64_t batch = q->map->cap / 4 < IPCX__SOLE_BATCH ? q->map->cap / 4 : IPCX__SOLE_BATCH;
+	if (q->sole_pos - q->sole_pub >= batch)
+		ipcx__shmq_publish(q);
+	*c = (struct ipcx__claim){
+	    .pos = pos, .len = len, .span = (uint32_t)span, .type = (long)type, .copied = true};
+	return 1;
+}
+
+/*
+ * One attempt of the sole receiver: 1 with the next message copied into
+ * buf and c filled, -EAGAIN when there is none (*stuck set when a record
+ * it cannot read is next), -EMSGSIZE (the message stays next), -EPROTO.
+ */
+static int ipcx__sole_take(struct ipcx__shmq *q, void *buf, size_t size, struct ipcx__claim *c,
+			   uint64_t *stuck)
+{
+	const struct ipcx__shm_map *m = q->map;
+	uint64_t seen, h = ipcx__head(q, &seen);
+	if (q->sole_pos > h)
+		h = q->sole_pos;
+	for (uint64_t n = 0; n <= m->ring_size / 8; n++) {
+		if (h >= q->tail_cache) {
+			q->tail_cache = atomic_load_explicit(&q->hdr->tail, memory_order_acquire);
+			if (h >= q->tail_cache)
+				return ipcx__sole_dry(q, h);
+		}
+		struct ipcx__shm_rec *rec = ipcx__shmq_rec(m, h);
+		if (!rec) {
+			h += ipcx__shmq_room(m, h);
+			continue;
+		}
+		uint64_t st = atomic_load_explicit(&rec->state, memory_order_acquire);
+		uint64_t span = atomic_load_explicit(&rec->span, memory_order_relaxed);
+		unsigned stage = ipcx__st_stage(st);
+		if (!ipcx__st_is_at(st, h) || stage == IPCX__ST_CLAIMED) {
+			*stuck = h; /* a claim of a receiver that died, until it is reaped */
+			return ipcx__sole_dry(q, h);
+		}
+		if (!ipcx__stage_ok(st) || !ipcx__shmq_span_ok(m, h, span))
+			return ipcx__shmq_corrupt(h, "bad record");
+		if (stage == IPCX__ST_COMMITTED)
+			return ipcx__sole_copy(q, rec, h, span, buf, size, c);
+		h += span;
+	}
+	return ipcx__shmq_corrupt(h, "endless chain of records");
 }
 
 /* Does a message of type match selector < 0 better than the best so far? */
@@ -675,10 +791,11 @@ static int ipcx__claim_once(struct ipcx__shmq *q, void *buf, size_t size, long s
 	if (ipcx__broadcast(q)) {
 		struct ipcx__shmq_msg msg;
 		int rc = ipcx__shmq_bc_take(q, buf, size, &msg, stuck);
-		c->len = msg.len;
-		c->type = msg.type;
+		*c = (struct ipcx__claim){.len = msg.len, .type = msg.type, .copied = true};
 		return rc;
 	}
+	if (buf && ipcx__sole_path(q, selector))
+		return ipcx__sole_take(q, buf, size, c, stuck);
 	return selector == 0 ? ipcx__claim_head(q, size, ci, c, stuck)
 			     : ipcx__claim_typed(q, size, selector, ci, c, stuck);
 }
@@ -724,8 +841,8 @@ ssize_t ipcx__shmq_recv(struct ipcx__shmq *q, void *buf, size_t size, long selec
 		return rc;
 	*type = c.type;
 	ipcx__count_recv(q, c.len);
-	if (ipcx__broadcast(q))
-		return (ssize_t)c.len; /* copied by the take */
+	if (c.copied)
+		return (ssize_t)c.len;
 	memcpy(buf, ipcx__shmq_payload(ipcx__shmq_rec(q->map, c.pos)), c.len);
 	rc = ipcx__release_rec(q, c.pos, 0);
 	return rc < 0 ? rc : (ssize_t)c.len;

@@ -63,7 +63,10 @@ struct ipcx__shmq {
 	uint64_t loan_send;  /* position + 1 of an uncommitted send loan, 0 = none */
 	uint64_t loan_send_end;
 	uint64_t loan_recv;  /* position + 1 of an unreleased receive loan */
+	uint64_t sole_pos;   /* a sole receiver's next position (ring.c), 0 = not yet known */
+	uint64_t sole_pub;   /* the position it last published as head and rel */
 	int poll_fd;         /* read end of our FIFO (poll.c), -1 = none */
+	bool fenced;         /* the last wait_prepare fenced every publisher (futex.c) */
 };
 
 /* ---- segment.c ------------------------------------------------------- */
@@ -129,6 +132,14 @@ int ipcx__shmq_reap_slot(struct ipcx__shmq *q, unsigned i);
  * publishing, which costs no system call when nobody waits.
  */
 uint32_t ipcx__shmq_wait_prepare(struct ipcx__shmq *q, unsigned which);
+/*
+ * ipcx__shmq_fence_register lets this process publish without a fence
+ * (membarrier(2)); every attach calls it. ipcx__shmq_fence_publishers is
+ * the waiter's side: after it, every publisher's next read of a waiter
+ * count sees what the caller stored before; false when the kernel refused.
+ */
+void ipcx__shmq_fence_register(void);
+bool ipcx__shmq_fence_publishers(void);
 void ipcx__shmq_wait_cancel(struct ipcx__shmq *q, unsigned which);
 /* Sleeps until woken, until_ns (CLOCK_MONOTONIC, INT64_MAX = never) or a signal. */
 void ipcx__shmq_wait_sleep(struct ipcx__shmq *q, unsigned which, uint32_t seq,
@@ -239,6 +250,12 @@ int ipcx__shmq_commit(struct ipcx__shmq *q, size_t len, long type);
 ssize_t ipcx__shmq_recv_loan(struct ipcx__shmq *q, const void **out, long selector,
 			     long *type, struct ipcx__deadline d);
 int ipcx__shmq_release(struct ipcx__shmq *q);
+/*
+ * ipcx__shmq_publish tells senders about the room the receiver of a
+ * one-to-one queue freed and has not yet published (ring.c, "the sole
+ * receiver"); nothing for other handles.
+ */
+void ipcx__shmq_publish(struct ipcx__shmq *q);
 
 /* Bytes from pos to the end of the ring. */
 static inline uint64_t ipcx__shmq_room(const struct ipcx__shm_map *m, uint64_t pos)
