@@ -2,7 +2,9 @@
  * targets.c - the performance targets of the shm engine (issue 4), each a
  * ratio of two cells of the same run (or, for the scaling target, a rate
  * on a machine with enough CPUs): met, not met, or not measured with the
- * reason. shm:// here is the default queue pattern, "ipcx shm://".
+ * reason. shm:// here is the default queue pattern, "ipcx shm://", but
+ * for the one-way stream, which the issue holds against a hand-written
+ * single-producer ring: there it is the one-to-one pattern.
  */
 #include "bench.h"
 
@@ -11,6 +13,7 @@
 
 #define SHM      "ipcx shm://"
 #define SHM_LOAN "ipcx shm:// loan"
+#define SHM_SPSC "ipcx shm:// spsc"
 /* The scaling target: this many senders, on a machine with one more CPU. */
 #define TARGET_FAN 8
 
@@ -130,10 +133,11 @@ static void compute(const struct bench_report *rep, struct target t[NTARGETS])
 	                       .bound = 1.5};
 	ratio(&t[0], lat(rep, SHM, SMALL, "64 B " SHM),
 	      lat(rep, bench_mech_cacheline.name, SMALL, "64 B cache-line spin"));
-	t[1] = (struct target){.what = "64 B one way, shm:// / hand-written ring",
+	/* The hand-written ring has one producer: it is the yardstick of the one-to-one path. */
+	t[1] = (struct target){.what = "64 B one way, shm:// spsc / hand-written ring",
 	                       .at_most = false,
 	                       .bound = 0.7};
-	ratio(&t[1], rate(rep, SHM, SMALL, "64 B " SHM),
+	ratio(&t[1], rate(rep, SHM_SPSC, SMALL, "64 B " SHM_SPSC),
 	      rate(rep, bench_mech_cacheline.name, SMALL, "64 B cache-line spin"));
 	t[2] = (struct target){.what = "1 MiB one way MB/s, shm:// / memcpy",
 	                       .at_most = false,
