@@ -151,6 +151,59 @@ static void test_timeouts(void)
 	ipcx_close(ch);
 }
 
+/*
+ * Receivers give freed room to senders in batches. A sender must still
+ * get the room of one message taken from a full queue by a receiver that
+ * then stays idle: at once with timeout 0, and by a wake-up when it was
+ * already asleep.
+ */
+static void room_after_one_receive(const char *opts)
+{
+	char url[256];
+	new_queue(url, sizeof(url), opts);
+	ipcx_chan *tx = open_ok(url, IPCX_SEND | IPCX_CREATE);
+	unsigned char buf[100];
+	unsigned sent = 0;
+	while (memset(buf, (int)sent, sizeof(buf)), ipcx_send(tx, buf, sizeof(buf), 1, 0) == 0)
+		sent++;
+	int took[2], done[2];
+	CHECK(pipe(took) == 0 && pipe(done) == 0);
+	pid_t pid = fork();
+	if (pid == 0) {
+		ipcx_chan *rx = open_ok(url, IPCX_RECV);
+		unsigned char got[100], want[100];
+		for (unsigned i = 0; i < 2; i++) {
+			if (i == 1)
+				nanosleep(&(struct timespec){.tv_nsec = 50 * 1000 * 1000}, NULL);
+			CHECK_RC(ipcx_recv(rx, got, sizeof(got), 0, NULL, 0), sizeof(got));
+			memset(want, (int)i, sizeof(want));
+			CHECK(memcmp(got, want, sizeof(got)) == 0);
+			CHECK(write(took[1], "t", 1) == 1);
+		}
+		char c;
+		CHECK(read(done[0], &c, 1) == 1); /* idle, channel open, until the parent is done */
+		ipcx_close(rx);
+		_exit(0);
+	}
+	close(took[1]), close(done[0]); /* a child that fails ends the reads below */
+	char c;
+	CHECK(read(took[0], &c, 1) == 1);
+	CHECK_RC(ipcx_send(tx, buf, sizeof(buf), 1, 0), 0);
+	CHECK_RC(ipcx_send(tx, buf, sizeof(buf), 1, 0), -EAGAIN);
+	CHECK_RC(ipcx_send(tx, buf, sizeof(buf), 1, 5000), 0); /* sleeps until the second receive */
+	CHECK(read(took[0], &c, 1) == 1);
+	CHECK(write(done[1], "d", 1) == 1);
+	CHECK(wait_child(pid) == 0);
+	ipcx_close(tx);
+	close(took[0]), close(done[1]);
+}
+
+static void test_room_after_one_receive(void)
+{
+	room_after_one_receive("cap=1KiB&maxmsg=100");
+	room_after_one_receive("cap=1KiB&maxmsg=100&pattern=spsc");
+}
+
 static void test_sizes(void)
 {
 	char url[256];
@@ -1375,6 +1428,7 @@ static const struct test_case tests[] = {
 	{"loans", test_loans},
 	{"wakeup_and_signals", test_wakeup_and_signals},
 	{"no_lost_wakeups", test_no_lost_wakeups},
+	{"room_after_one_receive", test_room_after_one_receive},
 	{"corrupt_header", test_corrupt_header},
 	{"corrupt_records", test_corrupt_records},
 	{"dead_sender_mid_message", test_dead_sender_mid_message},

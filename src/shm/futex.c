@@ -150,6 +150,11 @@ void ipcx__shmq_wait_sleep(struct ipcx__shmq *q, unsigned which, uint32_t seq,
 	ipcx__shmq_wait_cancel(q, which);
 }
 
+bool ipcx__shmq_waiting(const struct ipcx__shm_map *m, unsigned which)
+{
+	return ipcx__read_waiters(ipcx__wait_count(m->hdr, which)) != 0;
+}
+
 void ipcx__shmq_notify(const struct ipcx__shm_map *m, unsigned which)
 {
 	struct ipcx__shm_hdr *h = m->hdr;

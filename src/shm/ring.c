@@ -22,12 +22,13 @@
 #define IPCX__SPINS 512
 #define IPCX__STUCK_CHECK 256
 /*
- * The sole receiver publishes the room it freed once this much (or a
- * quarter of the capacity, when less) has gathered: rarely enough that
- * the release cursor's cache line seldom moves, often enough that a
- * sender at a full ring finds room again before it stops spinning.
+ * A receiver gives the room it freed to senders once this much (or a
+ * quarter of the capacity, when less) has gathered, or when it runs dry:
+ * rarely enough that the release cursor's cache line seldom moves, often
+ * enough that a sender at a full ring finds room again before it stops
+ * spinning.
  */
-#define IPCX__SOLE_BATCH ((uint64_t)16 << 10)
+#define IPCX__RELEASE_BATCH ((uint64_t)16 << 10)
 /* A waiter that may be waiting on a dead peer looks again this often. */
 #define IPCX__SLICE_NS (20 * 1000 * 1000LL)
 #define IPCX__NONE UINT64_MAX
@@ -254,12 +255,36 @@ static bool ipcx__sole_receiver(const struct ipcx__shmq *q)
 	return ipcx__one_to_one(q) && !(q->map->flags & IPCX__SHM_RENDEZVOUS);
 }
 
+/* Bytes of released records a receiver lets gather behind rel before it walks. */
+static uint64_t ipcx__batch(const struct ipcx__shm_map *m)
+{
+	return m->cap / 4 < IPCX__RELEASE_BATCH ? m->cap / 4 : IPCX__RELEASE_BATCH;
+}
+
+/*
+ * Marks the claimed record at pos released. The walk that gives its room
+ * to senders waits until IPCX__RELEASE_BATCH bytes lie between rel and the
+ * end of the record, or the receiver runs dry or leaves (ipcx__shmq_publish),
+ * so that the rel cache line moves once a batch, not once a message; but
+ * not while a sender sleeps for room. The release is published before the
+ * waiter count is read, as any publish (futex.c): either the receiver sees
+ * the sleeper, or the sleeper's own walk before it sleeps sees the record
+ * released. A sender that gives up or sleeps walks first (ipcx__try_reserve).
+ */
 static int ipcx__release_rec(struct ipcx__shmq *q, uint64_t pos, unsigned ci)
 {
 	struct ipcx__shm_rec *rec = ipcx__shmq_rec(q->map, pos);
+	uint64_t span = atomic_load_explicit(&rec->span, memory_order_relaxed);
 	atomic_store_explicit(&rec->state, ipcx__st(pos, 0, IPCX__ST_RELEASED),
 			      ipcx__sole_receiver(q) ? memory_order_release : memory_order_seq_cst);
 	atomic_store_explicit(&q->me->claim[ci], 0, memory_order_relaxed);
+	uint64_t rel = atomic_load_explicit(&q->hdr->rel, memory_order_relaxed);
+	if (pos + span - rel < ipcx__batch(q->map) &&
+	    !ipcx__shmq_waiting(q->map, IPCX__WAIT_SEND)) {
+		q->walk_owed = true;
+		return 0;
+	}
+	q->walk_owed = false;
 	return ipcx__shmq_advance_rel(q);
 }
 
@@ -294,9 +319,11 @@ static int ipcx__has_room(struct ipcx__shmq *q, uint64_t t, uint64_t need, uint6
 
 /*
  * One attempt to reserve span bytes: 1 with [*start, *end) ours, 0 when
- * there is no room (or another sender won the race), or -EPROTO.
+ * there is no room (or another sender won the race), or -EPROTO. The last
+ * attempt before the sender gives up or sleeps walks the release cursor
+ * itself over what receivers released (ipcx__release_rec).
  */
-static int ipcx__try_reserve(struct ipcx__shmq *q, uint64_t span, uint64_t *start,
+static int ipcx__try_reserve(struct ipcx__shmq *q, uint64_t span, bool last, uint64_t *start,
 			     uint64_t *end, uint64_t *stuck)
 {
 	struct ipcx__shm_hdr *h = q->hdr;
@@ -305,6 +332,11 @@ static int ipcx__try_reserve(struct ipcx__shmq *q, uint64_t span, uint64_t *star
 	int rc = ipcx__has_room(q, t, need, stuck);
 	if (rc == 0 && ipcx__broadcast(q)) {
 		rc = ipcx__shmq_bc_reclaim(q, t + need - q->map->cap, stuck);
+		if (rc == 0)
+			rc = ipcx__has_room(q, t, need, stuck);
+	} else if (rc == 0 && last) {
+		/* Before giving up or sleeping: the room receivers released but have not yet given. */
+		rc = ipcx__shmq_advance_rel(q);
 		if (rc == 0)
 			rc = ipcx__has_room(q, t, need, stuck);
 	}
@@ -332,7 +364,7 @@ static int ipcx__reserve(struct ipcx__shmq *q, uint64_t span, struct ipcx__deadl
 	struct ipcx__waiter w = {.which = IPCX__WAIT_SEND, .stuck_last = IPCX__NONE, .d = d};
 	for (;;) {
 		uint64_t stuck = IPCX__NONE;
-		int rc = ipcx__try_reserve(q, span, start, end, &stuck);
+		int rc = ipcx__try_reserve(q, span, d.timeout_ms == 0, start, end, &stuck);
 		if (rc != 0)
 			return rc < 0 ? rc : 0;
 		if (stuck == IPCX__NONE)
@@ -343,7 +375,7 @@ static int ipcx__reserve(struct ipcx__shmq *q, uint64_t span, struct ipcx__deadl
 			continue;
 		uint32_t seq = ipcx__shmq_wait_prepare(q, w.which);
 		stuck = IPCX__NONE;
-		rc = ipcx__try_reserve(q, span, start, end, &stuck);
+		rc = ipcx__try_reserve(q, span, true, start, end, &stuck);
 		if (rc != 0) {
 			ipcx__shmq_wait_cancel(q, w.which);
 			return rc < 0 ? rc : 0;
@@ -598,8 +630,9 @@ static int ipcx__claim_head(struct ipcx__shmq *q, size_t size, unsigned ci,
  * that changes a committed record, so a plain receive (selector 0, no
  * receive loan held) takes a shorter path: it claims nothing, copies the
  * message out, marks the record released, and tells senders about the
- * room it freed (the head and release cursors) only once IPCX__SOLE_BATCH
- * bytes are free, or when it runs dry, or leaves. What lies between rel
+ * room it freed (the head and release cursors) only once IPCX__RELEASE_BATCH
+ * bytes are free, when a sender sleeps for room, when it runs dry, or when
+ * it leaves, like any receiver (ipcx__release_rec). What lies between rel
  * and its position is released records, which every walk skips: a
  * receiver killed before it published leaves nothing to be read twice.
  * A receiver killed while copying leaves the message committed, for the
@@ -621,6 +654,10 @@ static void ipcx__move_up(_Atomic uint64_t *c, uint64_t pos)
 
 void ipcx__shmq_publish(struct ipcx__shmq *q)
 {
+	if (q->walk_owed) {
+		q->walk_owed = false;
+		ipcx__shmq_advance_rel(q);
+	}
 	uint64_t pos = q->sole_pos;
 	if (pos == q->sole_pub)
 		return;
@@ -655,8 +692,8 @@ static int ipcx__sole_copy(struct ipcx__shmq *q, struct ipcx__shm_rec *rec, uint
 	atomic_store_explicit(&rec->state, ipcx__st(pos, 0, IPCX__ST_RELEASED),
 			      memory_order_release);
 	q->sole_pos = pos + span;
-	uint64_t batch = q->map->cap / 4 < IPCX__SOLE_BATCH ? q->map->cap / 4 : IPCX__SOLE_BATCH;
-	if (q->sole_pos - q->sole_pub >= batch)
+	if (q->sole_pos - q->sole_pub >= ipcx__batch(q->map) ||
+	    ipcx__shmq_waiting(q->map, IPCX__WAIT_SEND))
 		ipcx__shmq_publish(q);
 	*c = (struct ipcx__claim){
 	    .pos = pos, .len = len, .span = (uint32_t)span, .type = (long)type, .copied = true};
@@ -796,8 +833,11 @@ static int ipcx__claim_once(struct ipcx__shmq *q, void *buf, size_t size, long s
 	}
 	if (buf && ipcx__sole_path(q, selector))
 		return ipcx__sole_take(q, buf, size, c, stuck);
-	return selector == 0 ? ipcx__claim_head(q, size, ci, c, stuck)
-			     : ipcx__claim_typed(q, size, selector, ci, c, stuck);
+	int rc = selector == 0 ? ipcx__claim_head(q, size, ci, c, stuck)
+			       : ipcx__claim_typed(q, size, selector, ci, c, stuck);
+	if (rc == -EAGAIN)
+		ipcx__shmq_publish(q); /* dry: nothing to wait for behind rel */
+	return rc;
 }
 
 static int ipcx__claim(struct ipcx__shmq *q, void *buf, size_t size, long selector, unsigned ci,

@@ -65,6 +65,7 @@ struct ipcx__shmq {
 	uint64_t loan_recv;  /* position + 1 of an unreleased receive loan */
 	uint64_t sole_pos;   /* a sole receiver's next position (ring.c), 0 = not yet known */
 	uint64_t sole_pub;   /* the position it last published as head and rel */
+	bool walk_owed;      /* released records wait for a walk of rel (ring.c) */
 	int poll_fd;         /* read end of our FIFO (poll.c), -1 = none */
 	bool fenced;         /* the last wait_prepare fenced every publisher (futex.c) */
 };
@@ -145,6 +146,8 @@ void ipcx__shmq_wait_cancel(struct ipcx__shmq *q, unsigned which);
 void ipcx__shmq_wait_sleep(struct ipcx__shmq *q, unsigned which, uint32_t seq,
 			   int64_t until_ns);
 void ipcx__shmq_notify(const struct ipcx__shm_map *m, unsigned which);
+/* ipcx__shmq_waiting reads, as a publisher does, whether anyone sleeps or polls on which. */
+bool ipcx__shmq_waiting(const struct ipcx__shm_map *m, unsigned which);
 /* ipcx__cpu_relax tells the CPU we are spinning. */
 void ipcx__cpu_relax(void);
 
@@ -251,9 +254,9 @@ ssize_t ipcx__shmq_recv_loan(struct ipcx__shmq *q, const void **out, long select
 			     long *type, struct ipcx__deadline d);
 int ipcx__shmq_release(struct ipcx__shmq *q);
 /*
- * ipcx__shmq_publish tells senders about the room the receiver of a
- * one-to-one queue freed and has not yet published (ring.c, "the sole
- * receiver"); nothing for other handles.
+ * ipcx__shmq_publish gives senders the room the handle freed and has not
+ * yet given (ring.c: receivers release in batches); nothing for a handle
+ * that owes nothing.
  */
 void ipcx__shmq_publish(struct ipcx__shmq *q);
 
