@@ -87,6 +87,7 @@ static const struct fixture fixtures[] = {
 	FIXTURE("tcp", "tcp://127.0.0.1:{port}?cap=64KiB"),
 	FIXTURE("shm", "shm://{name}"),
 	FIXTURE("shm-spsc", "shm://{name}?pattern=spsc"),
+	FIXTURE("shm-mpsc", "shm://{name}?pattern=mpsc"),
 	FIXTURE("shm-rendezvous", "shm://{name}?cap=0"),
 	FIXTURE("shm-broadcast", "shm://{name}?pattern=broadcast"),
 	FIXTURE("shm-overwrite", "shm://{name}?pattern=broadcast&policy=overwrite"),

@@ -360,6 +360,135 @@ static void test_spsc_one_each(void)
 	ipcx_close(rx);
 }
 
+/* How many lanes of the mpsc queue behind url exist in /dev/shm. */
+static int lane_files(const char *url)
+{
+	const char *name = strstr(url, "://") + 3;
+	int n = 0;
+	for (int i = 0; i < 64; i++) {
+		char path[300];
+		snprintf(path, sizeof(path), "/dev/shm/ipcx.%.*s#%d", (int)strcspn(name, "?"), name,
+			 i);
+		n += access(path, F_OK) == 0;
+	}
+	return n;
+}
+
+/*
+ * pattern=mpsc: sender processes each get a lane of their own, the one
+ * receiver gets every message once and each sender's in order, and
+ * removing the queue removes its lanes.
+ */
+static void test_mpsc_lanes(void)
+{
+	enum { SENDERS = 4, EACH = 3000 };
+	char url[256];
+	new_queue(url, sizeof(url), "pattern=mpsc&cap=16KiB&maxmsg=256");
+	ipcx_chan *rx = open_ok(url, IPCX_RECV | IPCX_CREATE), *other = NULL;
+	CHECK_RC(ipcx_open(&other, url, IPCX_RECV, 0), -EBUSY);
+	pid_t pids[SENDERS];
+	for (unsigned k = 0; k < SENDERS; k++) {
+		pids[k] = fork();
+		if (pids[k] == 0) {
+			ipcx_chan *tx = open_ok(url, IPCX_SEND);
+			unsigned char buf[256];
+			for (unsigned i = 0; i < EACH; i++) {
+				size_t len = fill(buf + 8, i, sizeof(buf) - 8) + 8;
+				memcpy(buf, &k, 4);
+				memcpy(buf + 4, &i, 4);
+				CHECK_RC(ipcx_send(tx, buf, len, 1 + k, -1), 0);
+			}
+			ipcx_close(tx);
+			_exit(0);
+		}
+	}
+	unsigned next[SENDERS] = {0};
+	unsigned char got[256], want[256];
+	for (unsigned n = 0; n < SENDERS * EACH; n++) {
+		long type;
+		ssize_t len = ipcx_recv(rx, got, sizeof(got), 0, &type, 5000);
+		CHECK(len >= 8);
+		unsigned k, i;
+		memcpy(&k, got, 4);
+		memcpy(&i, got + 4, 4);
+		CHECK(k < SENDERS && i == next[k] && type == 1 + (long)k);
+		next[k]++;
+		CHECK((size_t)len == fill(want, i, sizeof(want) - 8) + 8);
+		CHECK(memcmp(got + 8, want, (size_t)len - 8) == 0);
+	}
+	CHECK_RC(ipcx_recv(rx, got, sizeof(got), 0, NULL, 0), -ENOMSG);
+	for (unsigned k = 0; k < SENDERS; k++)
+		CHECK(wait_child(pids[k]) == 0);
+	CHECK(lane_files(url) >= 2 && lane_files(url) <= SENDERS);
+	ipcx_close(rx);
+	CHECK_RC(ipcx_unlink(url), 0);
+	CHECK(lane_files(url) == 0);
+}
+
+/* A typed receive on an mpsc queue picks across lanes: selector < 0 the lowest type of all. */
+static void test_mpsc_typed(void)
+{
+	char url[256];
+	new_queue(url, sizeof(url), "pattern=mpsc");
+	ipcx_chan *rx = open_ok(url, IPCX_RECV | IPCX_CREATE);
+	ipcx_chan *a = open_ok(url, IPCX_SEND), *b = open_ok(url, IPCX_SEND);
+	CHECK(lane_files(url) == 2);
+	CHECK_RC(ipcx_send(a, "a5", 2, 5, 0), 0);
+	CHECK_RC(ipcx_send(a, "a3", 2, 3, 0), 0);
+	CHECK_RC(ipcx_send(b, "b4", 2, 4, 0), 0);
+	CHECK_RC(ipcx_send(b, "b2", 2, 2, 0), 0);
+	char buf[8];
+	long type;
+	CHECK_RC(ipcx_recv(rx, buf, sizeof(buf), 4, &type, 0), 2);
+	CHECK(memcmp(buf, "b4", 2) == 0 && type == 4);
+	const void *loan;
+	CHECK_RC(ipcx_recv_loan(rx, &loan, -10, &type, 0), 2);
+	CHECK(memcmp(loan, "b2", 2) == 0 && type == 2);
+	CHECK_RC(ipcx_recv_loan(rx, &loan, 0, &type, 0), -EBUSY);
+	CHECK_RC(ipcx_release(rx), 0);
+	CHECK_RC(ipcx_recv(rx, buf, sizeof(buf), -10, &type, 0), 2);
+	CHECK(memcmp(buf, "a3", 2) == 0 && type == 3);
+	CHECK_RC(ipcx_recv(rx, buf, sizeof(buf), -4, &type, 0), -ENOMSG);
+	CHECK_RC(ipcx_recv(rx, buf, sizeof(buf), 0, &type, 0), 2);
+	CHECK(memcmp(buf, "a5", 2) == 0 && type == 5);
+	ipcx_close(a);
+	ipcx_close(b);
+	ipcx_close(rx);
+}
+
+/*
+ * A sender killed with messages in its lane: the receiver still gets
+ * them, and the next sender takes the lane over instead of making one.
+ */
+static void test_mpsc_dead_sender(void)
+{
+	char url[256];
+	new_queue(url, sizeof(url), "pattern=mpsc");
+	ipcx_chan *rx = open_ok(url, IPCX_RECV | IPCX_CREATE), *bad = NULL;
+	char hashed[300];
+	snprintf(hashed, sizeof(hashed), "%s#1", strtok(strcpy(hashed, url), "?"));
+	CHECK_RC(ipcx_open(&bad, hashed, IPCX_SEND | IPCX_CREATE, 0), -EINVAL);
+	pid_t pid = fork();
+	if (pid == 0) {
+		ipcx_chan *tx = open_ok(url, IPCX_SEND);
+		CHECK_RC(ipcx_send(tx, "one", 3, 1, 0), 0);
+		CHECK_RC(ipcx_send(tx, "two", 3, 1, 0), 0);
+		raise(SIGKILL);
+	}
+	CHECK(wait_child(pid) == 128 + SIGKILL);
+	ipcx_chan *tx = open_ok(url, IPCX_SEND);
+	CHECK(lane_files(url) == 1);
+	CHECK_RC(ipcx_send(tx, "three", 5, 1, 0), 0);
+	const char *want[] = {"one", "two", "three"};
+	for (int i = 0; i < 3; i++) {
+		char buf[8] = {0};
+		CHECK_RC(ipcx_recv(rx, buf, sizeof(buf), 0, NULL, 1000), (ssize_t)strlen(want[i]));
+		CHECK(strcmp(buf, want[i]) == 0);
+	}
+	ipcx_close(tx);
+	ipcx_close(rx);
+}
+
 static void test_loans(void)
 {
 	char url[256];
@@ -1425,6 +1554,9 @@ static const struct test_case tests[] = {
 	{"typed_wait", test_typed_wait},
 	{"options", test_options},
 	{"spsc_one_each", test_spsc_one_each},
+	{"mpsc_lanes", test_mpsc_lanes},
+	{"mpsc_typed", test_mpsc_typed},
+	{"mpsc_dead_sender", test_mpsc_dead_sender},
 	{"loans", test_loans},
 	{"wakeup_and_signals", test_wakeup_and_signals},
 	{"no_lost_wakeups", test_no_lost_wakeups},

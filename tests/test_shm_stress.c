@@ -227,6 +227,13 @@ static void test_one_to_one_kill_at_random(void)
 	run("cap=8KiB&maxmsg=1KiB&pattern=spsc", roles, 2, 40000, 100);
 }
 
+/* Three senders in lanes of their own and one receiver, killed and restarted at random. */
+static void test_mpsc_kill_at_random(void)
+{
+	struct role roles[] = {{.is_sender = 1}, {.is_sender = 1}, {.is_sender = 1}, {0}};
+	run("cap=8KiB&maxmsg=1KiB&pattern=mpsc", roles, 4, 40000, 100);
+}
+
 static void test_kill_at_random(void)
 {
 	struct role roles[] = {{.is_sender = 1}, {.is_sender = 1}, {0}, {0}, {.selector = -4}};
@@ -239,6 +246,7 @@ static const struct test_case tests[] = {
 	{"one_to_one", test_one_to_one},
 	{"kill_at_random", test_kill_at_random},
 	{"one_to_one_kill_at_random", test_one_to_one_kill_at_random},
+	{"mpsc_kill_at_random", test_mpsc_kill_at_random},
 };
 
 int main(int argc, char **argv)

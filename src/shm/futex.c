@@ -9,7 +9,10 @@
  * publisher stores its change, then reads the waiter count; only when it is
  * non-zero does it bump the word and call FUTEX_WAKE. Either the publisher
  * sees the waiter, or the waiter's re-check sees the change: no wake-up is
- * lost, and with no waiter the publisher makes no system call. Receivers
+ * lost, and with no waiter the publisher makes no system call. Between a
+ * wake-up and the next waiter's prepare, publishers make none either (the
+ * woken flag): the sleepers it woke (FUTEX_WAKE wakes them all) are on
+ * their way, and one that sleeps again clears the flag first. Receivers
  * waiting in poll(2) count in the same word, above IPCX__SLEEPERS
  * (poll.c). The futexes are shared (no FUTEX_PRIVATE_FLAG): the word lives
  * in memory of several processes.
@@ -106,9 +109,15 @@ static _Atomic uint32_t *ipcx__wait_count(struct ipcx__shm_hdr *h, unsigned whic
 	return which == IPCX__WAIT_RECV ? &h->recv_waiters : &h->send_waiters;
 }
 
+static _Atomic uint32_t *ipcx__woken(struct ipcx__shm_hdr *h, unsigned which)
+{
+	return which == IPCX__WAIT_RECV ? &h->data_woken : &h->space_woken;
+}
+
 uint32_t ipcx__shmq_wait_prepare(struct ipcx__shmq *q, unsigned which)
 {
 	atomic_store_explicit(&q->me->waiting, which, memory_order_relaxed);
+	atomic_store_explicit(ipcx__woken(q->hdr, which), 0, memory_order_relaxed);
 	atomic_fetch_add_explicit(ipcx__wait_count(q->hdr, which), 1, memory_order_seq_cst);
 	q->fenced = ipcx__shmq_fence_publishers();
 	return atomic_load_explicit(ipcx__wait_word(q->hdr, which), memory_order_seq_cst);
@@ -150,13 +159,21 @@ void ipcx__shmq_wait_sleep(struct ipcx__shmq *q, unsigned which, uint32_t seq,
 	ipcx__shmq_wait_cancel(q, which);
 }
 
+/* Where waiters for which on m sleep: a lane's receiver waits on its mpsc queue's master. */
+static const struct ipcx__shm_map *ipcx__wait_map(const struct ipcx__shm_map *m, unsigned which)
+{
+	return which == IPCX__WAIT_RECV && m->wake_recv ? m->wake_recv : m;
+}
+
 bool ipcx__shmq_waiting(const struct ipcx__shm_map *m, unsigned which)
 {
+	m = ipcx__wait_map(m, which);
 	return ipcx__read_waiters(ipcx__wait_count(m->hdr, which)) != 0;
 }
 
 void ipcx__shmq_notify(const struct ipcx__shm_map *m, unsigned which)
 {
+	m = ipcx__wait_map(m, which);
 	struct ipcx__shm_hdr *h = m->hdr;
 	uint32_t n = ipcx__read_waiters(ipcx__wait_count(h, which));
 	if (n == 0)
@@ -164,6 +181,9 @@ void ipcx__shmq_notify(const struct ipcx__shm_map *m, unsigned which)
 	if (n >= IPCX__POLLER)
 		ipcx__shmq_poll_wake(m); /* receivers waiting in poll(2), poll.c */
 	if ((n & IPCX__SLEEPERS) == 0)
+		return;
+	/* One wake-up per sleep: until a sleeper prepares again, those it woke are on their way. */
+	if (atomic_exchange_explicit(ipcx__woken(h, which), 1, memory_order_seq_cst))
 		return;
 	_Atomic uint32_t *word = ipcx__wait_word(h, which);
 	atomic_fetch_add_explicit(word, 1, memory_order_seq_cst);

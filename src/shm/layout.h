@@ -21,7 +21,7 @@
 #include <stdint.h>
 
 #define IPCX__SHM_MAGIC 0x3151534d58435049ull /* "IPCXSMQ1" little-endian */
-#define IPCX__SHM_LAYOUT_VERSION 5u
+#define IPCX__SHM_LAYOUT_VERSION 6u
 #define IPCX__SHM_LINE 64
 /* A slot index must fit IPCX__ST_SLOT_BITS, and a bit of a slot's movers mask. */
 #define IPCX__SHM_MAX_PEERS 64u
@@ -45,7 +45,16 @@ enum ipcx__shm_pattern {
 	IPCX__SHM_QUEUE = 1, /* many senders, many receivers, each message once */
 	IPCX__SHM_SPSC = 2,  /* one sender and one receiver at a time */
 	IPCX__SHM_BROADCAST = 3, /* every subscriber receives every message */
+	IPCX__SHM_MPSC = 4,  /* many senders, one receiver: each sender its own lane (lanes.c) */
 };
+
+/*
+ * The lanes of an mpsc queue NAME are one-to-one queues named NAME#0 to
+ * NAME#63, so '#' is not allowed in a queue name. The queue NAME itself
+ * (the master) has no ring: its cap and maxmsg are each lane's.
+ */
+#define IPCX__SHM_LANE_SEP '#'
+#define IPCX__SHM_MAX_LANES 64u
 
 /* Header flags, fixed at creation. */
 enum ipcx__shm_flag {
@@ -195,8 +204,10 @@ struct ipcx__shm_hdr {
 	 */
 	alignas(IPCX__SHM_LINE) _Atomic uint32_t data_seq;
 	_Atomic uint32_t recv_waiters;
+	_Atomic uint32_t data_woken; /* 1 once a wake-up went out, until a receiver prepares to sleep */
 	alignas(IPCX__SHM_LINE) _Atomic uint32_t space_seq;
 	_Atomic uint32_t send_waiters;
+	_Atomic uint32_t space_woken;
 	/* Held while a peer joins, leaves, or is reaped (peer.c). */
 	alignas(IPCX__SHM_LINE) _Atomic uint64_t reclaim_lock;
 	/* Statistics: counters of peers that have left, and the last activity. */
@@ -218,6 +229,8 @@ struct ipcx__shm_hdr {
 	alignas(IPCX__SHM_LINE) _Atomic uint64_t grown;
 	_Atomic uint64_t trimmed;
 	_Atomic uint64_t trim_lock;
+	/* pattern=mpsc: bit i is set once lane i exists (lanes.c). */
+	alignas(IPCX__SHM_LINE) _Atomic uint64_t lanes;
 };
 
 #endif /* IPCX_SHM_LAYOUT_H */

@@ -175,8 +175,8 @@ static void ipcx__undo_reservation(struct ipcx__shmq *q, unsigned i)
 	struct ipcx__shm_slot *s = &m->slots[i];
 	uint64_t end = atomic_load(&s->res_end), start = atomic_load(&s->res_start);
 	atomic_store(&s->res_end, 0);
-	if (!end)
-		return;
+	if (!end || !m->ring)
+		return; /* nothing, or an mpsc master, which has no ring */
 	uint64_t tail = atomic_load(&q->hdr->tail), rel = atomic_load(&q->hdr->rel);
 	/* Not reserved, already recycled, or nonsense: nothing of ours to finish. */
 	if (start < rel || start >= tail || end <= start || end > tail || end - start > m->cap)
@@ -198,7 +198,7 @@ static void ipcx__undo_claims(struct ipcx__shmq *q, unsigned i)
 	struct ipcx__shm_slot *s = &q->map->slots[i];
 	for (unsigned ci = 0; ci < 2; ci++) {
 		uint64_t v = atomic_exchange(&s->claim[ci], 0);
-		if (!v)
+		if (!v || !q->map->ring)
 			continue;
 		struct ipcx__shm_rec *rec = ipcx__shmq_rec(q->map, v - 1);
 		uint64_t st = ipcx__st(v - 1, i, IPCX__ST_CLAIMED);
@@ -305,6 +305,10 @@ int ipcx__shmq_attach(struct ipcx__shmq *q, const struct ipcx__shm_map *m, int r
 		return ipcx__fail(-EBUSY, "this one-to-one queue already has a %s",
 				  role & IPCX_SEND ? "sender" : "receiver");
 	}
+	if (m->pattern == IPCX__SHM_MPSC && (role & IPCX_RECV) && ipcx__role_taken(m, IPCX_RECV)) {
+		ipcx__unlock(q->hdr);
+		return ipcx__fail(-EBUSY, "this mpsc queue already has a receiver");
+	}
 	for (unsigned i = 0; i < m->max_peers && rc < 0; i++) {
 		struct ipcx__shm_slot *s = &m->slots[i];
 		uint64_t free_slot = 0;
@@ -346,7 +350,7 @@ void ipcx__shmq_detach(struct ipcx__shmq *q)
 	ipcx__retire(q->hdr, q->me);
 	atomic_store(&q->me->owner, 0);
 	ipcx__unlock(q->hdr);
-	if (q->loan_send && q->map->pattern != IPCX__SHM_SPSC) {
+	if (q->loan_send) {
 		ipcx__shmq_advance_rel(q);
 		ipcx__shmq_notify(q->map, IPCX__WAIT_RECV);
 	}

@@ -29,6 +29,8 @@
  * spinning.
  */
 #define IPCX__RELEASE_BATCH ((uint64_t)16 << 10)
+/* The most a wait spins, after waits of its kind met while spinning (ipcx__waited). */
+#define IPCX__SPINS_MAX 65536u
 /* A waiter that may be waiting on a dead peer looks again this often. */
 #define IPCX__SLICE_NS (20 * 1000 * 1000LL)
 #define IPCX__NONE UINT64_MAX
@@ -140,6 +142,8 @@ static void ipcx__note_stuck(struct ipcx__shmq *q, uint64_t pos, uint64_t *last,
 struct ipcx__waiter {
 	unsigned which;
 	unsigned spins;
+	unsigned spin_limit;
+	bool slept;
 	unsigned stuck_count;
 	uint64_t stuck_last;
 	struct ipcx__deadline d;
@@ -148,7 +152,7 @@ struct ipcx__waiter {
 static int ipcx__wait_step(struct ipcx__shmq *q, struct ipcx__waiter *w, uint64_t stuck)
 {
 	ipcx__note_stuck(q, stuck, &w->stuck_last, &w->stuck_count);
-	if (w->spins < IPCX__SPINS) {
+	if (w->spins < w->spin_limit) {
 		w->spins++;
 		ipcx__cpu_relax();
 		return 0;
@@ -168,6 +172,7 @@ static int ipcx__sleep(struct ipcx__shmq *q, struct ipcx__waiter *w, uint32_t se
 		until = now + IPCX__SLICE_NS;
 	ipcx__shmq_wait_sleep(q, w->which, seq, until);
 	w->spins = 0;
+	w->slept = true;
 	return 0;
 }
 
@@ -218,6 +223,8 @@ static bool ipcx__below_tail(struct ipcx__shmq *q, uint64_t pos, uint64_t *t)
 int ipcx__shmq_advance_rel(struct ipcx__shmq *q)
 {
 	struct ipcx__shm_hdr *h = q->hdr;
+	if (!q->map->ring)
+		return 0; /* the master of an mpsc queue: its lanes hold the records */
 	bool moved = false;
 	uint64_t t = q->tail_cache;
 	for (uint64_t n = 0; n <= q->map->ring_size / 8; n++) {
@@ -347,21 +354,23 @@ static int ipcx__try_reserve(struct ipcx__shmq *q, uint64_t span, bool last, uin
 		return rc;
 	*start = t;
 	*end = t + need;
-	if (ipcx__one_to_one(q))
-		return 1; /* published by the tail store after the write */
 	/* The intent is visible before the reservation: a survivor of our death finds it. */
 	atomic_store_explicit(&q->me->res_start, t, memory_order_relaxed);
 	atomic_store_explicit(&q->me->res_end, t + need, memory_order_relaxed);
+	if (ipcx__one_to_one(q)) {
+		atomic_store_explicit(&h->tail, t + need, memory_order_release);
+		return 1;
+	}
 	if (atomic_compare_exchange_strong(&h->tail, &t, t + need))
 		return 1;
 	atomic_store_explicit(&q->me->res_end, 0, memory_order_relaxed);
 	return 0;
 }
 
-static int ipcx__reserve(struct ipcx__shmq *q, uint64_t span, struct ipcx__deadline d,
-			 uint64_t *start, uint64_t *end)
+static int ipcx__reserve_wait(struct ipcx__shmq *q, uint64_t span, struct ipcx__waiter *w,
+			      uint64_t *start, uint64_t *end)
 {
-	struct ipcx__waiter w = {.which = IPCX__WAIT_SEND, .stuck_last = IPCX__NONE, .d = d};
+	struct ipcx__deadline d = w->d;
 	for (;;) {
 		uint64_t stuck = IPCX__NONE;
 		int rc = ipcx__try_reserve(q, span, d.timeout_ms == 0, start, end, &stuck);
@@ -371,21 +380,56 @@ static int ipcx__reserve(struct ipcx__shmq *q, uint64_t span, struct ipcx__deadl
 			continue; /* lost a race with another sender: not a wait */
 		if (d.timeout_ms == 0)
 			return -EAGAIN;
-		if (!ipcx__wait_step(q, &w, stuck))
+		if (!ipcx__wait_step(q, w, stuck))
 			continue;
-		uint32_t seq = ipcx__shmq_wait_prepare(q, w.which);
+		uint32_t seq = ipcx__shmq_wait_prepare(q, w->which);
 		stuck = IPCX__NONE;
 		rc = ipcx__try_reserve(q, span, true, start, end, &stuck);
 		if (rc != 0) {
-			ipcx__shmq_wait_cancel(q, w.which);
+			ipcx__shmq_wait_cancel(q, w->which);
 			return rc < 0 ? rc : 0;
 		}
-		rc = ipcx__sleep(q, &w, seq, true);
+		rc = ipcx__sleep(q, w, seq, true);
 		if (rc < 0)
 			return rc;
 	}
 }
 
+/*
+ * A wait ended: one met while spinning lets the next wait of its kind
+ * spin twice as long (up to IPCX__SPINS_MAX), one that had to sleep
+ * halves it (down to IPCX__SPINS). A peer that outruns a busy one then
+ * spins through the other's batches instead of sleeping and being woken
+ * for each (a wake-up costs both sides system calls, and a sleep a
+ * barrier on every CPU, futex.c); one facing a peer that stays away soon
+ * sleeps at once again.
+ */
+static void ipcx__waited(unsigned *budget, const struct ipcx__waiter *w)
+{
+	if (w->slept)
+		*budget = *budget / 2 > IPCX__SPINS ? *budget / 2 : IPCX__SPINS;
+	else if (w->spins && *budget < IPCX__SPINS_MAX)
+		*budget *= 2;
+}
+
+/* A waiter for which, spinning as long as budget says. */
+static struct ipcx__waiter ipcx__waiter_for(unsigned which, unsigned *budget,
+					    struct ipcx__deadline d)
+{
+	if (*budget < IPCX__SPINS)
+		*budget = IPCX__SPINS;
+	return (struct ipcx__waiter){
+	    .which = which, .spin_limit = *budget, .stuck_last = IPCX__NONE, .d = d};
+}
+
+static int ipcx__reserve(struct ipcx__shmq *q, uint64_t span, struct ipcx__deadline d,
+			 uint64_t *start, uint64_t *end)
+{
+	struct ipcx__waiter w = ipcx__waiter_for(IPCX__WAIT_SEND, &q->room_spins, d);
+	int rc = ipcx__reserve_wait(q, span, &w, start, end);
+	ipcx__waited(&q->room_spins, &w);
+	return rc;
+}
 static void ipcx__write_pad(const struct ipcx__shm_map *m, uint64_t pos, uint64_t span)
 {
 	struct ipcx__shm_rec *rec = ipcx__shmq_rec(m, pos);
@@ -415,10 +459,7 @@ static void ipcx__publish(struct ipcx__shmq *q, struct ipcx__shm_rec *rec, uint6
 	atomic_store_explicit(&rec->span, (uint32_t)span, memory_order_relaxed);
 	atomic_store_explicit(&rec->state, ipcx__st(end - span, 0, IPCX__ST_COMMITTED),
 			      memory_order_release);
-	if (ipcx__one_to_one(q))
-		atomic_store_explicit(&q->hdr->tail, end, memory_order_release);
-	else
-		atomic_store_explicit(&q->me->res_end, 0, memory_order_release);
+	atomic_store_explicit(&q->me->res_end, 0, memory_order_release);
 	ipcx__count_sent(q, len);
 	ipcx__shmq_notify(q->map, IPCX__WAIT_RECV);
 }
@@ -448,7 +489,8 @@ static int ipcx__retract(struct ipcx__shmq *q, uint64_t pos, int err)
 /* Rendezvous (cap=0): waits until a receiver takes the message at pos, or retracts it. */
 static int ipcx__await_taken(struct ipcx__shmq *q, uint64_t pos, struct ipcx__deadline d)
 {
-	struct ipcx__waiter w = {.which = IPCX__WAIT_SEND, .stuck_last = IPCX__NONE, .d = d};
+	struct ipcx__waiter w = {
+	    .which = IPCX__WAIT_SEND, .spin_limit = IPCX__SPINS, .stuck_last = IPCX__NONE, .d = d};
 	for (;;) {
 		if (ipcx__taken(q, pos))
 			return 0;
@@ -571,6 +613,35 @@ static int ipcx__claim_at(struct ipcx__shmq *q, struct ipcx__shm_rec *rec, uint6
 	return 1;
 }
 
+/* ---- looking at the head --------------------------------------------- */
+
+/*
+ * Is pos below the tail? The cached tail answers when it can; the shared
+ * one, which every send writes, is read only when it cannot.
+ */
+static bool ipcx__below_tail_cached(struct ipcx__shmq *q, uint64_t pos)
+{
+	if (pos < q->tail_cache)
+		return true;
+	q->tail_cache = atomic_load_explicit(&q->hdr->tail, memory_order_acquire);
+	return pos < q->tail_cache;
+}
+
+/*
+ * The state of the record rec at pos, 0 for none. A receiver looks at the
+ * record before the tail: a record's state, stamped with its position, says
+ * by itself whether it was committed there, so a receiver that keeps up
+ * waits on the record's cache line alone, not on the tail's and then the
+ * record's. Past the tail of an unbounded ring the page may not be backed
+ * (grow.c), so there the tail comes first.
+ */
+static uint64_t ipcx__state_at(struct ipcx__shmq *q, struct ipcx__shm_rec *rec, uint64_t pos)
+{
+	if (!rec || ((q->map->flags & IPCX__SHM_UNBOUNDED) && !ipcx__below_tail_cached(q, pos)))
+		return 0;
+	return atomic_load_explicit(&rec->state, memory_order_acquire);
+}
+
 /*
  * One attempt at the oldest message. 1 with c filled, -EAGAIN when there is
  * none (with *stuck set when an unfinished record blocks the head), or an
@@ -582,18 +653,15 @@ static int ipcx__claim_head(struct ipcx__shmq *q, size_t size, unsigned ci,
 	const struct ipcx__shm_map *m = q->map;
 	for (uint64_t n = 0; n <= m->ring_size / 8; n++) {
 		uint64_t seen, h = ipcx__head(q, &seen);
-		if (h >= q->tail_cache) {
-			q->tail_cache = atomic_load_explicit(&q->hdr->tail, memory_order_acquire);
-			if (h >= q->tail_cache)
-				return -EAGAIN;
-		}
 		struct ipcx__shm_rec *rec = ipcx__shmq_rec(m, h);
-		if (!rec) {
-			ipcx__head_to(q, seen, h + ipcx__shmq_room(m, h));
-			continue;
-		}
-		uint64_t st = atomic_load_explicit(&rec->state, memory_order_acquire);
-		if (!ipcx__st_is_at(st, h)) {
+		uint64_t st = ipcx__state_at(q, rec, h);
+		if (!rec || !ipcx__st_is_at(st, h)) {
+			if (!ipcx__below_tail_cached(q, h))
+				return -EAGAIN;
+			if (!rec) {
+				ipcx__head_to(q, seen, h + ipcx__shmq_room(m, h));
+				continue;
+			}
 			*stuck = h; /* reserved, not yet committed */
 			return -EAGAIN;
 		}
@@ -713,23 +781,22 @@ static int ipcx__sole_take(struct ipcx__shmq *q, void *buf, size_t size, struct 
 	if (q->sole_pos > h)
 		h = q->sole_pos;
 	for (uint64_t n = 0; n <= m->ring_size / 8; n++) {
-		if (h >= q->tail_cache) {
-			q->tail_cache = atomic_load_explicit(&q->hdr->tail, memory_order_acquire);
-			if (h >= q->tail_cache)
-				return ipcx__sole_dry(q, h);
-		}
 		struct ipcx__shm_rec *rec = ipcx__shmq_rec(m, h);
-		if (!rec) {
-			h += ipcx__shmq_room(m, h);
-			continue;
+		uint64_t st = ipcx__state_at(q, rec, h);
+		if (!rec || !ipcx__st_is_at(st, h)) {
+			if (!ipcx__below_tail_cached(q, h))
+				return ipcx__sole_dry(q, h);
+			if (!rec) {
+				h += ipcx__shmq_room(m, h);
+				continue;
+			}
 		}
-		uint64_t st = atomic_load_explicit(&rec->state, memory_order_acquire);
-		uint64_t span = atomic_load_explicit(&rec->span, memory_order_relaxed);
 		unsigned stage = ipcx__st_stage(st);
 		if (!ipcx__st_is_at(st, h) || stage == IPCX__ST_CLAIMED) {
 			*stuck = h; /* a claim of a receiver that died, until it is reaped */
 			return ipcx__sole_dry(q, h);
 		}
+		uint64_t span = atomic_load_explicit(&rec->span, memory_order_relaxed);
 		if (!ipcx__stage_ok(st) || !ipcx__shmq_span_ok(m, h, span))
 			return ipcx__shmq_corrupt(h, "bad record");
 		if (stage == IPCX__ST_COMMITTED)
@@ -797,6 +864,17 @@ static int ipcx__scan_typed(struct ipcx__shmq *q, long selector, struct ipcx__sc
 	return found->type != 0;
 }
 
+long ipcx__shmq_peek_type(struct ipcx__shmq *q, long selector)
+{
+	for (;;) {
+		struct ipcx__scan f = {0};
+		uint64_t stuck = IPCX__NONE;
+		int rc = ipcx__scan_typed(q, selector, &f, &stuck);
+		if (rc != -EAGAIN)
+			return rc < 0 ? rc : rc ? f.type : 0;
+	}
+}
+
 static int ipcx__claim_typed(struct ipcx__shmq *q, size_t size, long selector, unsigned ci,
 			     struct ipcx__claim *c, uint64_t *stuck)
 {
@@ -840,36 +918,87 @@ static int ipcx__claim_once(struct ipcx__shmq *q, void *buf, size_t size, long s
 	return rc;
 }
 
-static int ipcx__claim(struct ipcx__shmq *q, void *buf, size_t size, long selector, unsigned ci,
-		       struct ipcx__claim *c, struct ipcx__deadline d)
+static int ipcx__await_with(struct ipcx__shmq *q, struct ipcx__attempt *a, struct ipcx__waiter *w)
 {
-	struct ipcx__waiter w = {.which = IPCX__WAIT_RECV, .stuck_last = IPCX__NONE, .d = d};
+	struct ipcx__deadline d = w->d;
 	for (;;) {
-		uint64_t stuck;
-		int rc = ipcx__claim_once(q, buf, size, selector, ci, c, &stuck);
+		uint64_t stuck = IPCX__NONE;
+		int rc = a->try_once(a, &stuck);
 		if (rc != -EAGAIN)
 			return rc;
 		if (d.timeout_ms == 0) {
-			ipcx__note_stuck(q, stuck, &w.stuck_last, &w.stuck_count);
+			ipcx__note_stuck(q, stuck, &w->stuck_last, &w->stuck_count);
 			if (q->poll_fd < 0)
 				return -ENOMSG;
 			/* Empty: the caller goes back to poll(2); declare it, then look once more. */
 			ipcx__shmq_poll_arm(q);
-			rc = ipcx__claim_once(q, buf, size, selector, ci, c, &stuck);
+			rc = a->try_once(a, &stuck);
 			return rc == -EAGAIN ? -ENOMSG : rc;
 		}
-		if (!ipcx__wait_step(q, &w, stuck))
+		if (!ipcx__wait_step(q, w, stuck))
 			continue;
-		uint32_t seq = ipcx__shmq_wait_prepare(q, w.which);
-		rc = ipcx__claim_once(q, buf, size, selector, ci, c, &stuck);
+		uint32_t seq = ipcx__shmq_wait_prepare(q, w->which);
+		stuck = IPCX__NONE;
+		rc = a->try_once(a, &stuck);
 		if (rc != -EAGAIN) {
-			ipcx__shmq_wait_cancel(q, w.which);
+			ipcx__shmq_wait_cancel(q, w->which);
 			return rc;
 		}
-		rc = ipcx__sleep(q, &w, seq, stuck != IPCX__NONE);
+		rc = ipcx__sleep(q, w, seq, stuck != IPCX__NONE);
 		if (rc < 0)
 			return rc;
 	}
+}
+
+int ipcx__shmq_await(struct ipcx__shmq *q, struct ipcx__attempt *a, struct ipcx__deadline d)
+{
+	struct ipcx__waiter w = ipcx__waiter_for(IPCX__WAIT_RECV, &q->data_spins, d);
+	int rc = ipcx__await_with(q, a, &w);
+	ipcx__waited(&q->data_spins, &w);
+	return rc;
+}
+
+/* A claim of the message selector picks, as an attempt of ipcx__shmq_await. */
+struct ipcx__claim_attempt {
+	struct ipcx__attempt base;
+	struct ipcx__shmq *q;
+	void *buf;
+	size_t size;
+	long selector;
+	unsigned ci;
+	struct ipcx__claim *c;
+};
+
+static int ipcx__claim_try(struct ipcx__attempt *a, uint64_t *stuck)
+{
+	struct ipcx__claim_attempt *t = (struct ipcx__claim_attempt *)a;
+	return ipcx__claim_once(t->q, t->buf, t->size, t->selector, t->ci, t->c, stuck);
+}
+
+static int ipcx__claim(struct ipcx__shmq *q, void *buf, size_t size, long selector, unsigned ci,
+		       struct ipcx__claim *c, struct ipcx__deadline d)
+{
+	struct ipcx__claim_attempt t = {.base = {.try_once = ipcx__claim_try},
+					.q = q,
+					.buf = buf,
+					.size = size,
+					.selector = selector,
+					.ci = ci,
+					.c = c};
+	return ipcx__shmq_await(q, &t.base, d);
+}
+
+/* Finishes a receive of the message c claimed: copies it out and releases it (unless done). */
+static ssize_t ipcx__recv_done(struct ipcx__shmq *q, void *buf, const struct ipcx__claim *c,
+			       long *type)
+{
+	*type = c->type;
+	ipcx__count_recv(q, c->len);
+	if (c->copied)
+		return (ssize_t)c->len;
+	memcpy(buf, ipcx__shmq_payload(ipcx__shmq_rec(q->map, c->pos)), c->len);
+	int rc = ipcx__release_rec(q, c->pos, 0);
+	return rc < 0 ? rc : (ssize_t)c->len;
 }
 
 ssize_t ipcx__shmq_recv(struct ipcx__shmq *q, void *buf, size_t size, long selector,
@@ -877,33 +1006,54 @@ ssize_t ipcx__shmq_recv(struct ipcx__shmq *q, void *buf, size_t size, long selec
 {
 	struct ipcx__claim c;
 	int rc = ipcx__claim(q, buf, size, selector, 0, &c, d);
-	if (rc < 0)
-		return rc;
-	*type = c.type;
-	ipcx__count_recv(q, c.len);
-	if (c.copied)
-		return (ssize_t)c.len;
-	memcpy(buf, ipcx__shmq_payload(ipcx__shmq_rec(q->map, c.pos)), c.len);
-	rc = ipcx__release_rec(q, c.pos, 0);
-	return rc < 0 ? rc : (ssize_t)c.len;
+	return rc < 0 ? rc : ipcx__recv_done(q, buf, &c, type);
 }
 
-ssize_t ipcx__shmq_recv_loan(struct ipcx__shmq *q, const void **out, long selector,
-			     long *type, struct ipcx__deadline d)
+/* Finishes a receive loan of the message c claimed. */
+static ssize_t ipcx__loan_done(struct ipcx__shmq *q, const void **out, const struct ipcx__claim *c,
+			       long *type)
+{
+	*out = ipcx__shmq_payload(ipcx__shmq_rec(q->map, c->pos));
+	*type = c->type;
+	q->loan_recv = c->pos + 1;
+	ipcx__count_recv(q, c->len);
+	return (ssize_t)c->len;
+}
+
+static int ipcx__loan_check(const struct ipcx__shmq *q)
 {
 	if (q->loan_recv)
 		return ipcx__fail(-EBUSY, "release the loaned message before taking another");
 	if (ipcx__broadcast(q))
 		return ipcx__fail(-ENOTSUP, "a broadcast subscriber copies messages out: use ipcx_recv");
-	struct ipcx__claim c;
-	int rc = ipcx__claim(q, NULL, SIZE_MAX, selector, 1, &c, d);
+	return 0;
+}
+
+ssize_t ipcx__shmq_recv_loan(struct ipcx__shmq *q, const void **out, long selector,
+			     long *type, struct ipcx__deadline d)
+{
+	int rc = ipcx__loan_check(q);
 	if (rc < 0)
 		return rc;
-	*out = ipcx__shmq_payload(ipcx__shmq_rec(q->map, c.pos));
-	*type = c.type;
-	q->loan_recv = c.pos + 1;
-	ipcx__count_recv(q, c.len);
-	return (ssize_t)c.len;
+	struct ipcx__claim c;
+	rc = ipcx__claim(q, NULL, SIZE_MAX, selector, 1, &c, d);
+	return rc < 0 ? rc : ipcx__loan_done(q, out, &c, type);
+}
+
+ssize_t ipcx__shmq_take(struct ipcx__shmq *q, void *buf, size_t size, const void **out,
+			long selector, long *type)
+{
+	int rc = buf ? 0 : ipcx__loan_check(q);
+	if (rc < 0)
+		return rc;
+	struct ipcx__claim c;
+	uint64_t stuck;
+	rc = ipcx__claim_once(q, buf, buf ? size : SIZE_MAX, selector, buf ? 0 : 1, &c, &stuck);
+	if (rc == -EAGAIN)
+		return -ENOMSG;
+	if (rc < 0)
+		return rc;
+	return buf ? ipcx__recv_done(q, buf, &c, type) : ipcx__loan_done(q, out, &c, type);
 }
 
 int ipcx__shmq_release(struct ipcx__shmq *q)

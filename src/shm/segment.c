@@ -25,6 +25,9 @@ int ipcx__shm_name_check(const char *name)
 		return ipcx__fail(-ENAMETOOLONG, "queue name of %zu bytes (at most 200)", n);
 	if (strchr(name, '/') || strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
 		return ipcx__fail(-EINVAL, "queue name '%s' must not contain '/' or be a dot", name);
+	if (strchr(name, IPCX__SHM_LANE_SEP))
+		return ipcx__fail(-EINVAL, "queue name '%s' must not contain '%c' (it names the lanes of mpsc queues)",
+				  name, IPCX__SHM_LANE_SEP);
 	return 0;
 }
 
@@ -46,6 +49,12 @@ static bool ipcx__is_pow2(uint64_t v)
 	return v && !(v & (v - 1));
 }
 
+/* The bytes of the ring in the segment: none for the master of an mpsc queue, whose lanes hold the rings. */
+static uint64_t ipcx__shm_ring_bytes(const struct ipcx__shm_hdr *g)
+{
+	return g->pattern == IPCX__SHM_MPSC ? 0 : g->ring_size;
+}
+
 /* Fills the immutable part of g for a ring of ring_size bytes holding cap. */
 static void ipcx__shm_fill(const struct ipcx__shm_params *p, struct ipcx__shm_hdr *g,
 			   uint64_t ring_size, uint64_t cap, uint64_t max_msg)
@@ -58,10 +67,10 @@ static void ipcx__shm_fill(const struct ipcx__shm_params *p, struct ipcx__shm_hd
 	uint64_t slots_end = g->slot_off + (uint64_t)g->max_peers * g->slot_size;
 	g->ring_off = (slots_end + 4095) & ~(uint64_t)4095;
 	g->ring_size = ring_size;
-	g->seg_size = g->ring_off + g->ring_size;
 	g->cap = cap;
 	g->max_msg = max_msg;
 	g->pattern = p->pattern ? p->pattern : IPCX__SHM_QUEUE;
+	g->seg_size = g->ring_off + ipcx__shm_ring_bytes(g);
 	g->flags = p->flags;
 	g->creator_pid = getpid();
 	struct timespec now;
@@ -113,7 +122,8 @@ static int ipcx__shm_geometry(const struct ipcx__shm_params *p, struct ipcx__shm
 
 /*
  * Rendezvous goes with a queue or spsc pattern, overwrite with broadcast
- * only, unbounded with a queue or spsc pattern and not with rendezvous.
+ * only, unbounded with a queue, spsc or mpsc pattern and not with
+ * rendezvous.
  */
 static bool ipcx__shm_flags_ok(uint32_t pattern, uint32_t flags)
 {
@@ -124,6 +134,8 @@ static bool ipcx__shm_flags_ok(uint32_t pattern, uint32_t flags)
 		return false;
 	if (pattern == IPCX__SHM_BROADCAST)
 		return !(flags & IPCX__SHM_RENDEZVOUS);
+	if (pattern == IPCX__SHM_MPSC && (flags & IPCX__SHM_RENDEZVOUS))
+		return false;
 	return !(flags & IPCX__SHM_OVERWRITE);
 }
 
@@ -155,14 +167,14 @@ static int ipcx__shm_validate(struct ipcx__shm_map *m, const struct ipcx__shm_hd
 		  g->max_peers >= 1 && g->max_peers <= IPCX__SHM_MAX_PEERS &&
 		  g->slot_off >= g->hdr_size && g->slot_off % IPCX__SHM_LINE == 0 &&
 		  g->ring_off % IPCX__SHM_LINE == 0 && slots_end <= g->ring_off &&
-		  ipcx__shm_sizes_ok(g) && g->ring_off + g->ring_size == file_size &&
-		  g->pattern >= IPCX__SHM_QUEUE && g->pattern <= IPCX__SHM_BROADCAST &&
+		  ipcx__shm_sizes_ok(g) && g->ring_off + ipcx__shm_ring_bytes(g) == file_size &&
+		  g->pattern >= IPCX__SHM_QUEUE && g->pattern <= IPCX__SHM_MPSC &&
 		  ipcx__shm_flags_ok(g->pattern, g->flags);
 	if (!ok)
 		return ipcx__fail(-EPROTO, "shm://%s has a corrupt header (inconsistent sizes)", name);
 	m->seg_size = g->seg_size;
 	m->slots = (struct ipcx__shm_slot *)(m->base + g->slot_off);
-	m->ring = m->base + g->ring_off;
+	m->ring = ipcx__shm_ring_bytes(g) ? m->base + g->ring_off : NULL;
 	m->ring_off = g->ring_off;
 	m->ring_size = g->ring_size;
 	m->mask = g->ring_size - 1;
@@ -232,6 +244,7 @@ int ipcx__shm_map_create(struct ipcx__shm_map *m, const char *name,
 	}
 	m->base = base;
 	m->hdr = base;
+	m->mode = p->mode;
 	rc = ipcx__shm_validate(m, &g, g.seg_size, name);
 	if (rc < 0) {
 		ipcx__shm_map_close(m);
@@ -290,6 +303,7 @@ static int ipcx__shm_map_ready(struct ipcx__shm_map *m, int fd, const char *name
 		if (st.st_uid != geteuid())
 			return ipcx__fail(-EACCES, "shm://%s belongs to uid %u, not to us (uid %u)",
 					  name, (unsigned)st.st_uid, (unsigned)geteuid());
+		m->mode = st.st_mode & 07777;
 		if ((uint64_t)st.st_size >= sizeof(struct ipcx__shm_hdr)) {
 			void *base = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE,
 					  MAP_SHARED | MAP_NORESERVE, fd, 0);

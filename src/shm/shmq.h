@@ -47,7 +47,10 @@ struct ipcx__shm_map {
 	unsigned flags;
 	pid_t creator_pid;
 	int64_t created_ns;
+	unsigned mode; /* permission bits of the segment file */
 	int fd; /* the segment, kept open to grow and trim an unbounded ring; -1 otherwise */
+	/* A lane of an mpsc queue: its master, where the receiver waits; NULL otherwise. */
+	const struct ipcx__shm_map *wake_recv;
 };
 
 /* One peer on a map. */
@@ -68,6 +71,8 @@ struct ipcx__shmq {
 	bool walk_owed;      /* released records wait for a walk of rel (ring.c) */
 	int poll_fd;         /* read end of our FIFO (poll.c), -1 = none */
 	bool fenced;         /* the last wait_prepare fenced every publisher (futex.c) */
+	unsigned room_spins; /* how long a wait for room spins before it sleeps (ring.c) */
+	unsigned data_spins; /* how long a wait for a message does */
 };
 
 /* ---- segment.c ------------------------------------------------------- */
@@ -205,6 +210,36 @@ int ipcx__shmq_bc_take(struct ipcx__shmq *q, void *buf, size_t size, struct ipcx
  */
 void ipcx__shmq_bc_forget_mover(const struct ipcx__shm_map *m, unsigned dead);
 
+/* ---- lanes.c -------------------------------------------------------- */
+
+/* The lanes of one channel on an mpsc queue (lanes.c). */
+struct ipcx__shm_lanes;
+
+/*
+ * ipcx__shm_lanes_open joins the lanes of the mpsc queue name, whose
+ * master is mapped as master with the channel's handle mq on it: a sender
+ * takes a lane of its own (creating it when none is free), a receiver
+ * joins every lane there is, and later ones as they appear. -EBUSY when
+ * all lanes are held by live senders.
+ */
+int ipcx__shm_lanes_open(struct ipcx__shm_lanes **out, const char *name,
+			 const struct ipcx__shm_map *master, struct ipcx__shmq *mq, int role);
+void ipcx__shm_lanes_close(struct ipcx__shm_lanes *l);
+/* ipcx__shm_lanes_sender is the handle of the sender's own lane. */
+struct ipcx__shmq *ipcx__shm_lanes_sender(struct ipcx__shm_lanes *l);
+/*
+ * The receive calls of ring.c over every lane: the lanes take turns (a
+ * few messages in a row each), a typed receive with selector < 0 takes the
+ * lowest type of all lanes, and the receiver waits on the master.
+ */
+ssize_t ipcx__shm_lanes_recv(struct ipcx__shm_lanes *l, void *buf, size_t size, long selector,
+			     long *type, struct ipcx__deadline d);
+ssize_t ipcx__shm_lanes_recv_loan(struct ipcx__shm_lanes *l, const void **out, long selector,
+				  long *type, struct ipcx__deadline d);
+int ipcx__shm_lanes_release(struct ipcx__shm_lanes *l);
+/* ipcx__shm_lanes_unlink removes the lanes of the queue name (there may be none). */
+void ipcx__shm_lanes_unlink(const char *name);
+
 /* ---- grow.c --------------------------------------------------------- */
 
 /*
@@ -254,11 +289,37 @@ ssize_t ipcx__shmq_recv_loan(struct ipcx__shmq *q, const void **out, long select
 			     long *type, struct ipcx__deadline d);
 int ipcx__shmq_release(struct ipcx__shmq *q);
 /*
+ * ipcx__shmq_take is one try of ipcx__shmq_recv (buf) or, with buf NULL,
+ * of ipcx__shmq_recv_loan (out), without waiting: -ENOMSG when nothing
+ * is there.
+ */
+ssize_t ipcx__shmq_take(struct ipcx__shmq *q, void *buf, size_t size, const void **out,
+			long selector, long *type);
+/*
  * ipcx__shmq_publish gives senders the room the handle freed and has not
  * yet given (ring.c: receivers release in batches); nothing for a handle
  * that owes nothing.
  */
 void ipcx__shmq_publish(struct ipcx__shmq *q);
+
+/*
+ * An attempt at something a receiver waits for: try_once returns -EAGAIN
+ * while there is nothing (setting *stuck to a position an unfinished
+ * record blocks, when it knows one), else its result.
+ * ipcx__shmq_await runs it until it has a result, spinning, then sleeping
+ * on q's receive futex, until the deadline (-ENOMSG for timeout 0,
+ * -ETIMEDOUT); with timeout 0 and a pollable descriptor it arms q for
+ * poll(2) before its last try.
+ */
+struct ipcx__attempt {
+	int (*try_once)(struct ipcx__attempt *a, uint64_t *stuck);
+};
+int ipcx__shmq_await(struct ipcx__shmq *q, struct ipcx__attempt *a, struct ipcx__deadline d);
+/*
+ * ipcx__shmq_peek_type is the type of the message a receive with selector
+ * (not 0) would take now, 0 when none, or -EPROTO; nothing is claimed.
+ */
+long ipcx__shmq_peek_type(struct ipcx__shmq *q, long selector);
 
 /* Bytes from pos to the end of the ring. */
 static inline uint64_t ipcx__shmq_room(const struct ipcx__shm_map *m, uint64_t pos)

@@ -6,8 +6,10 @@
  * rendezvous; unbounded for a queue that grows with memory), maxmsg
  * (default cap/4, 16MiB when unbounded), mode (0600), pattern=queue (many
  * senders and receivers, the default), pattern=spsc (one sender and one
- * receiver at a time, the fastest) or pattern=broadcast (every subscriber
- * gets every message) with policy=block or policy=overwrite. They matter
+ * receiver at a time, the fastest), pattern=mpsc (many senders, one
+ * receiver: each sender in a lane of its own, order kept per sender) or
+ * pattern=broadcast (every subscriber gets every message) with
+ * policy=block or policy=overwrite. They matter
  * when the queue is created; opening an existing queue with options that
  * disagree with it is -EINVAL.
  */
@@ -28,6 +30,7 @@ struct ipcx__shm_chan {
 	struct ipcx_chan base;
 	struct ipcx__shm_map map;
 	struct ipcx__shmq q;
+	struct ipcx__shm_lanes *lanes; /* pattern=mpsc; NULL otherwise */
 };
 
 /* policy=block (the default) or overwrite, for pattern=broadcast only. */
@@ -70,8 +73,13 @@ static int ipcx__shm_params(const struct ipcx__url *u, struct ipcx__shm_params *
 		p->pattern = IPCX__SHM_SPSC;
 	else if (strcmp(pattern, "broadcast") == 0)
 		p->pattern = IPCX__SHM_BROADCAST;
+	else if (strcmp(pattern, "mpsc") == 0)
+		p->pattern = IPCX__SHM_MPSC;
 	else
-		return ipcx__fail(-EINVAL, "bad pattern '%s' (queue, spsc or broadcast)", pattern);
+		return ipcx__fail(-EINVAL, "bad pattern '%s' (queue, spsc, mpsc or broadcast)",
+				  pattern);
+	if (p->pattern == IPCX__SHM_MPSC && (p->flags & IPCX__SHM_RENDEZVOUS))
+		return ipcx__fail(-EINVAL, "cap=0 (rendezvous) does not go with pattern=mpsc");
 	return ipcx__shm_policy(u, p);
 }
 
@@ -112,6 +120,8 @@ static unsigned ipcx__shm_caps(const struct ipcx__shm_map *m, int flags)
 	unsigned caps = IPCX__SHM_BASE_CAPS;
 	if (m->pattern == IPCX__SHM_QUEUE)
 		caps |= IPCX__SHM_MANY;
+	if (m->pattern == IPCX__SHM_MPSC)
+		caps |= IPCX_CAP_MANY_SENDERS;
 	if (m->pattern == IPCX__SHM_BROADCAST)
 		caps = (caps & ~(unsigned)IPCX_CAP_TYPED) | IPCX_CAP_BROADCAST |
 		       IPCX_CAP_MANY_SENDERS;
@@ -161,9 +171,15 @@ static int ipcx__shm_open(ipcx_chan **out, const struct ipcx__url *u, int flags,
 	struct ipcx__shm_chan *c = ipcx__chan_alloc(sizeof(*c));
 	if (!c)
 		return -ENOMEM;
+	int role = flags & (IPCX_SEND | IPCX_RECV);
 	rc = ipcx__shm_map(&c->map, u, flags, &p);
 	if (rc == 0)
-		rc = ipcx__shmq_attach(&c->q, &c->map, flags & (IPCX_SEND | IPCX_RECV));
+		rc = ipcx__shmq_attach(&c->q, &c->map, role);
+	if (rc == 0 && c->map.pattern == IPCX__SHM_MPSC) {
+		rc = ipcx__shm_lanes_open(&c->lanes, u->address, &c->map, &c->q, role);
+		if (rc < 0)
+			ipcx__shmq_detach(&c->q);
+	}
 	if (rc < 0) {
 		ipcx__shm_map_close(&c->map);
 		free(c);
@@ -177,16 +193,25 @@ static int ipcx__shm_open(ipcx_chan **out, const struct ipcx__url *u, int flags,
 	return 0;
 }
 
+/* The handle a channel sends with: its own lane's in an mpsc queue. */
+static struct ipcx__shmq *ipcx__shm_tx(struct ipcx__shm_chan *c)
+{
+	return c->lanes ? ipcx__shm_lanes_sender(c->lanes) : &c->q;
+}
+
 static int ipcx__shm_send(ipcx_chan *ch, const void *data, size_t len, long type,
 			  struct ipcx__deadline d)
 {
-	return ipcx__shmq_send(&((struct ipcx__shm_chan *)ch)->q, data, len, type, d);
+	return ipcx__shmq_send(ipcx__shm_tx((struct ipcx__shm_chan *)ch), data, len, type, d);
 }
 
 static ssize_t ipcx__shm_recv(ipcx_chan *ch, void *buf, size_t size, long selector,
 			      long *type, struct ipcx__deadline d)
 {
-	return ipcx__shmq_recv(&((struct ipcx__shm_chan *)ch)->q, buf, size, selector, type, d);
+	struct ipcx__shm_chan *c = (struct ipcx__shm_chan *)ch;
+	if (c->lanes)
+		return ipcx__shm_lanes_recv(c->lanes, buf, size, selector, type, d);
+	return ipcx__shmq_recv(&c->q, buf, size, selector, type, d);
 }
 
 /* The descriptor is made on the first call; the channel is ours to change. */
@@ -198,6 +223,8 @@ static int ipcx__shm_fd(const ipcx_chan *ch)
 static void ipcx__shm_close(ipcx_chan *ch)
 {
 	struct ipcx__shm_chan *c = (struct ipcx__shm_chan *)ch;
+	if (c->lanes)
+		ipcx__shm_lanes_close(c->lanes);
 	ipcx__shmq_detach(&c->q);
 	ipcx__shm_map_close(&c->map);
 	free(c);
@@ -206,8 +233,10 @@ static void ipcx__shm_close(ipcx_chan *ch)
 static int ipcx__shm_unlink_url(const struct ipcx__url *u)
 {
 	int rc = ipcx__shm_name_check(u->address);
-	if (rc == 0)
-		rc = ipcx__shm_unlink(u->address);
+	if (rc < 0)
+		return rc;
+	ipcx__shm_lanes_unlink(u->address); /* an mpsc queue's; the queue's own error is the one told */
+	rc = ipcx__shm_unlink(u->address);
 	if (rc == 0)
 		ipcx__object_forget_url(u);
 	return rc;
@@ -249,6 +278,12 @@ static struct ipcx__shmq *ipcx__shm_q(ipcx_chan *ch, int dir, int *rc)
 	return &((struct ipcx__shm_chan *)ch)->q;
 }
 
+/* The lanes of ch's mpsc queue, or NULL. */
+static struct ipcx__shm_lanes *ipcx__shm_lanes_of(ipcx_chan *ch)
+{
+	return ((struct ipcx__shm_chan *)ch)->lanes;
+}
+
 int ipcx_loan(ipcx_chan *ch, size_t len, void **buf, int timeout_ms)
 {
 	int rc;
@@ -260,7 +295,8 @@ int ipcx_loan(ipcx_chan *ch, size_t len, void **buf, int timeout_ms)
 	if (len > ch->caps.max_msg)
 		return ipcx__fail(-EMSGSIZE, "loan of %zu bytes exceeds maxmsg %zu of %s", len,
 				  ch->caps.max_msg, ch->url);
-	return ipcx__shmq_loan(q, len, buf, ipcx__deadline_in(timeout_ms));
+	return ipcx__shmq_loan(ipcx__shm_tx((struct ipcx__shm_chan *)ch), len, buf,
+			       ipcx__deadline_in(timeout_ms));
 }
 
 int ipcx_commit(ipcx_chan *ch, size_t len, long type)
@@ -271,7 +307,7 @@ int ipcx_commit(ipcx_chan *ch, size_t len, long type)
 		return rc;
 	if (type < 1)
 		return ipcx__fail(-EINVAL, "message type %ld: types are >= 1", type);
-	return ipcx__shmq_commit(q, len, type);
+	return ipcx__shmq_commit(ipcx__shm_tx((struct ipcx__shm_chan *)ch), len, type);
 }
 
 ssize_t ipcx_recv_loan(ipcx_chan *ch, const void **buf, long selector, long *type,
@@ -284,6 +320,10 @@ ssize_t ipcx_recv_loan(ipcx_chan *ch, const void **buf, long selector, long *typ
 	if (!buf)
 		return ipcx__fail(-EINVAL, "recv_loan needs a place for the buffer");
 	long ignored;
+	struct ipcx__shm_lanes *lanes = ipcx__shm_lanes_of(ch);
+	if (lanes)
+		return ipcx__shm_lanes_recv_loan(lanes, buf, selector, type ? type : &ignored,
+						 ipcx__deadline_in(timeout_ms));
 	return ipcx__shmq_recv_loan(q, buf, selector, type ? type : &ignored,
 				    ipcx__deadline_in(timeout_ms));
 }
@@ -294,5 +334,6 @@ int ipcx_release(ipcx_chan *ch)
 	struct ipcx__shmq *q = ipcx__shm_q(ch, IPCX_RECV, &rc);
 	if (!q)
 		return rc;
-	return ipcx__shmq_release(q);
+	struct ipcx__shm_lanes *lanes = ipcx__shm_lanes_of(ch);
+	return lanes ? ipcx__shm_lanes_release(lanes) : ipcx__shmq_release(q);
 }

@@ -76,6 +76,8 @@ struct ipcx_form {
 static const struct ipcx_form ipcx_forms[] = {
 	{"shm", "", "shm://", IPCX_ADDR_NAME, "", true, BENCH_FAN_IN, false, 0, NULL},
 	{"shm", " spsc", "shm://", IPCX_ADDR_NAME, "pattern=spsc", true, 0, false, 0, NULL},
+	{"shm", " mpsc", "shm://", IPCX_ADDR_NAME, "pattern=mpsc", true, BENCH_FAN_IN, false, 0,
+	 NULL},
 	{"shm", " loan", "shm://", IPCX_ADDR_NAME, "", true, 0, true, 0, NULL},
 	{"shm", " broadcast", "shm://", IPCX_ADDR_NAME, "pattern=broadcast", true, BENCH_FAN_OUT,
 	 false, 0, "pattern=broadcast not in this build"},
