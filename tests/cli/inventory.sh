@@ -229,6 +229,22 @@ if has_transport shm; then
 	kill -9 $shm_rcv
 	wait $shm_rcv 2>/dev/null
 	stat_until "$shm_url" "^peer *pid $shm_rcv receiver dead"
+
+	# An mpsc queue is one object: its lanes' messages are its own, and rm removes the lanes.
+	mpsc_url="shm://ipcx-inv-mpsc-$$"
+	at_exit "'$IPCX' rm -f '$mpsc_url' 2>/dev/null"
+	run "$IPCX" send "$mpsc_url?pattern=mpsc" -m one -m two
+	expect_rc 0 "send to $mpsc_url"
+	run "$IPCX" send "$mpsc_url" -m three
+	expect_rc 0 "second send to $mpsc_url"
+	ls_json
+	expect_field "$mpsc_url" messages 3
+	expect_field "$mpsc_url" pattern mpsc
+	grep -q "ipcx-inv-mpsc-$$#" "$T/ls.json" && fail "ls lists the lanes of $mpsc_url: $(cat "$T/ls.json")"
+	ls /dev/shm | grep -q "ipcx.ipcx-inv-mpsc-$$#0" || fail "no lane file for $mpsc_url"
+	run "$IPCX" rm "$mpsc_url"
+	expect_rc 0 "rm $mpsc_url"
+	ls /dev/shm | grep -q "ipcx-inv-mpsc-$$" && fail "rm $mpsc_url left $(ls /dev/shm | grep "ipcx-inv-mpsc-$$")"
 fi
 
 # ---- errors: one line, non-zero ---------------------------------------------

@@ -141,13 +141,30 @@ static const struct inv_kind *inv_shm_classify(struct inv_obj *o, const char *na
 		snprintf(o->url, sizeof(o->url), "sem:///%s", name + sp);
 		return &inv_sem_kind;
 	}
-	if (strncmp(name, INV_IPCX_PREFIX, ip) == 0 && name[ip] && inv_shm_read(o)) {
+	/* A lane whose master is gone is a plain segment: removed as posixshm. */
+	if (strncmp(name, INV_IPCX_PREFIX, ip) == 0 && name[ip] &&
+	    !strchr(name, IPCX__SHM_LANE_SEP) && inv_shm_read(o)) {
 		snprintf(o->url, sizeof(o->url), "shm://%s", name + ip);
 		return &inv_shm_kind;
 	}
 	snprintf(o->url, sizeof(o->url), "posixshm:///%s", name);
 	o->capacity = o->size;
 	return &inv_posixshm_kind;
+}
+
+/*
+ * inv_shm_is_lane tells whether the file name is a lane of an mpsc queue
+ * whose master exists: it is listed as part of the master (shmq.c). A lane
+ * left without its master is listed on its own, so that it can be removed.
+ */
+static bool inv_shm_is_lane(const char *name)
+{
+	const char *sep = strchr(name, IPCX__SHM_LANE_SEP);
+	if (strncmp(name, INV_IPCX_PREFIX, strlen(INV_IPCX_PREFIX)) != 0 || !sep)
+		return false;
+	char master[300];
+	snprintf(master, sizeof(master), "%s/%.*s", INV_SHM_DIR, (int)(sep - name), name);
+	return access(master, F_OK) == 0;
 }
 
 /* inv_shm_scan lists /dev/shm once for the three kinds that live there. */
@@ -161,7 +178,7 @@ static int inv_shm_scan(struct inv_list *l, const struct inv_procs *p)
 	struct dirent *e;
 	int rc = 0;
 	while ((e = readdir(d)) != NULL) {
-		if (e->d_name[0] == '.')
+		if (e->d_name[0] == '.' || inv_shm_is_lane(e->d_name))
 			continue;
 		struct inv_obj *o = inv_add(l, &inv_posixshm_kind);
 		if (!o) {

@@ -35,14 +35,16 @@ static bool inv_shm_geometry_ok(const struct ipcx__shm_hdr *h, uint64_t file_siz
 	    h->hdr_size != sizeof(struct ipcx__shm_hdr) ||
 	    h->slot_size != sizeof(struct ipcx__shm_slot) || h->seg_size != file_size)
 		return false;
+	/* The master of an mpsc queue has no ring in its file: its lanes have. */
+	uint64_t ring_bytes = h->pattern == IPCX__SHM_MPSC ? 0 : h->ring_size;
 	bool ring_ok = h->ring_size >= IPCX__SHM_MIN_RING && h->ring_size <= IPCX__SHM_MAX_RING &&
 		       (h->ring_size & (h->ring_size - 1)) == 0 && h->ring_off <= file_size &&
-		       h->ring_size == file_size - h->ring_off && h->cap <= h->ring_size;
+		       ring_bytes == file_size - h->ring_off && h->cap <= h->ring_size;
 	bool slots_ok = h->max_peers >= 1 && h->max_peers <= INV_SHM_MAX_PEERS &&
 			h->slot_off >= h->hdr_size && h->slot_off <= h->ring_off &&
 			(h->ring_off - h->slot_off) / h->slot_size >= h->max_peers;
 	return ring_ok && slots_ok && h->pattern >= IPCX__SHM_QUEUE &&
-	       h->pattern <= IPCX__SHM_BROADCAST;
+	       h->pattern <= IPCX__SHM_MPSC;
 }
 
 /*
@@ -155,7 +157,7 @@ static bool inv_shm_count(int fd, const struct ipcx__shm_hdr *h, uint64_t pos, u
 /* inv_shm_pattern_name names the pattern and flags: "queue", "broadcast+overwrite". */
 static void inv_shm_pattern_name(const struct ipcx__shm_hdr *h, char *buf, size_t size)
 {
-	static const char *const names[] = {"", "queue", "spsc", "broadcast"};
+	static const char *const names[] = {"", "queue", "spsc", "broadcast", "mpsc"};
 	snprintf(buf, size, "%s%s%s", names[h->pattern],
 		 h->flags & IPCX__SHM_RENDEZVOUS ? "+rendezvous" : "",
 		 h->flags & IPCX__SHM_OVERWRITE ? "+overwrite" : "");
@@ -171,6 +173,51 @@ static int inv_shm_count_peers(int fd, const struct ipcx__shm_hdr *h)
 	return n;
 }
 
+/* The waiting messages and their bytes of the queue fd, whose header is h; false when unknown. */
+static bool inv_shm_waiting(int fd, const struct ipcx__shm_hdr *h, long long *msgs,
+			    long long *bytes)
+{
+	uint64_t tail = h->tail, rel = h->rel;
+	return inv_shm_count(fd, h, inv_shm_first_unread(fd, h, rel, tail), tail, msgs, bytes);
+}
+
+/* Keeps in *last the later of it and the activity (pid, ns) of a lane. */
+static void inv_shm_later(struct inv_pid_time *last, int32_t pid, int64_t ns)
+{
+	if (ns / 1000000000 >= last->time)
+		*last = (struct inv_pid_time){pid, ns / 1000000000};
+}
+
+/*
+ * An mpsc queue's messages wait in its lanes, path#0 to path#63: o gets
+ * their sum (unknown when a lane's cannot be read), capacity and last
+ * activity.
+ */
+static void inv_shm_add_lanes(struct inv_obj *o)
+{
+	long long cap = 0;
+	for (unsigned i = 0; i < IPCX__SHM_MAX_LANES; i++) {
+		char path[sizeof(o->path) + 8];
+		snprintf(path, sizeof(path), "%s%c%u", o->path, IPCX__SHM_LANE_SEP, i);
+		struct ipcx__shm_hdr h;
+		int fd = inv_shm_open(path, &h);
+		if (fd < 0)
+			continue;
+		long long msgs, bytes;
+		if (o->messages >= 0 && inv_shm_waiting(fd, &h, &msgs, &bytes)) {
+			o->messages += msgs;
+			o->size += bytes;
+		} else {
+			o->messages = o->size = -1;
+		}
+		cap += (long long)h.cap;
+		inv_shm_later(&o->last_send, h.last_sender_pid, h.last_send_ns);
+		inv_shm_later(&o->last_recv, h.last_receiver_pid, h.last_recv_ns);
+		close(fd);
+	}
+	o->capacity = cap;
+}
+
 bool inv_shm_read(struct inv_obj *o)
 {
 	struct ipcx__shm_hdr h;
@@ -178,10 +225,8 @@ bool inv_shm_read(struct inv_obj *o)
 	if (fd < 0)
 		return false;
 	const long long ns = 1000000000;
-	uint64_t tail = h.tail, rel = h.rel;
 	o->capacity = (long long)h.cap;
-	if (!inv_shm_count(fd, &h, inv_shm_first_unread(fd, &h, rel, tail), tail, &o->messages,
-			   &o->size))
+	if (!inv_shm_waiting(fd, &h, &o->messages, &o->size))
 		o->messages = o->size = -1;
 	o->peers = inv_shm_count_peers(fd, &h);
 	inv_shm_pattern_name(&h, o->pattern, sizeof(o->pattern));
@@ -189,6 +234,8 @@ bool inv_shm_read(struct inv_obj *o)
 	o->last_send = (struct inv_pid_time){h.last_sender_pid, h.last_send_ns / ns};
 	o->last_recv = (struct inv_pid_time){h.last_receiver_pid, h.last_recv_ns / ns};
 	close(fd);
+	if (h.pattern == IPCX__SHM_MPSC)
+		inv_shm_add_lanes(o);
 	return true;
 }
 
