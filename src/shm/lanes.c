@@ -205,7 +205,11 @@ struct ipcx__lanes_attempt {
 /* Takes from lane i what the attempt asks for: its length, -ENOMSG when none, or an error. */
 static ssize_t ipcx__lane_take(struct ipcx__lanes_attempt *a, unsigned i)
 {
-	return ipcx__shmq_take(&a->l->lane[i]->q, a->buf, a->size, a->loan, a->selector, a->type);
+	struct ipcx__shmq *q = &a->l->lane[i]->q;
+	q->spinning = a->l->mq->spinning; /* as the wait on the master goes */
+	ssize_t n = ipcx__shmq_take(q, a->buf, a->size, a->loan, a->selector, a->type);
+	q->spinning = false;
+	return n;
 }
 
 /* The lane whose message a selector < 0 takes first: the lowest type of all. -ENOMSG when none. */

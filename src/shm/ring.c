@@ -31,6 +31,12 @@
 #define IPCX__RELEASE_BATCH ((uint64_t)16 << 10)
 /* The most a wait spins, after waits of its kind met while spinning (ipcx__waited). */
 #define IPCX__SPINS_MAX 65536u
+/*
+ * A receiver spinning for a message reads the shared tail only every this
+ * many spins (ipcx__below_tail_cached): in between it waits on the next
+ * record's line alone, and leaves the tail's to the senders.
+ */
+#define IPCX__THOROUGH_EVERY 16u
 /* A waiter that may be waiting on a dead peer looks again this often. */
 #define IPCX__SLICE_NS (20 * 1000 * 1000LL)
 #define IPCX__NONE UINT64_MAX
@@ -623,6 +629,8 @@ static bool ipcx__below_tail_cached(struct ipcx__shmq *q, uint64_t pos)
 {
 	if (pos < q->tail_cache)
 		return true;
+	if (q->spinning)
+		return false; /* the tail's line stays with the senders, who move it */
 	q->tail_cache = atomic_load_explicit(&q->hdr->tail, memory_order_acquire);
 	return pos < q->tail_cache;
 }
@@ -921,9 +929,17 @@ static int ipcx__claim_once(struct ipcx__shmq *q, void *buf, size_t size, long s
 static int ipcx__await_with(struct ipcx__shmq *q, struct ipcx__attempt *a, struct ipcx__waiter *w)
 {
 	struct ipcx__deadline d = w->d;
+	uint64_t seen_stuck = IPCX__NONE;
 	for (;;) {
 		uint64_t stuck = IPCX__NONE;
+		/* Between the thorough looks, spinning looks at the next record only. */
+		q->spinning = w->spins % IPCX__THOROUGH_EVERY != 0;
 		int rc = a->try_once(a, &stuck);
+		if (q->spinning)
+			stuck = seen_stuck; /* a light look cannot tell: the last thorough one said */
+		else
+			seen_stuck = stuck;
+		q->spinning = false;
 		if (rc != -EAGAIN)
 			return rc;
 		if (d.timeout_ms == 0) {

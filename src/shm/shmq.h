@@ -71,6 +71,7 @@ struct ipcx__shmq {
 	bool walk_owed;      /* released records wait for a walk of rel (ring.c) */
 	int poll_fd;         /* read end of our FIFO (poll.c), -1 = none */
 	bool fenced;         /* the last wait_prepare fenced every publisher (futex.c) */
+	bool spinning;       /* a receive is spinning: it looks at records, not the tail (ring.c) */
 	unsigned room_spins; /* how long a wait for room spins before it sleeps (ring.c) */
 	unsigned data_spins; /* how long a wait for a message does */
 };
