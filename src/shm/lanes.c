@@ -285,8 +285,15 @@ static int ipcx__lanes_try(struct ipcx__attempt *base, uint64_t *stuck)
 
 static ssize_t ipcx__lanes_await(struct ipcx__lanes_attempt *a, struct ipcx__deadline d)
 {
+	struct ipcx__shm_lanes *l = a->l;
+	/* The lane whose turn it is, without setting up a wait, as long as it has messages. */
+	if (a->selector >= 0 && (l->joined >> l->next & 1)) {
+		int rc = ipcx__lanes_take_from(a, l->next);
+		if (rc != -EAGAIN)
+			return rc < 0 ? rc : a->len;
+	}
 	a->base.try_once = ipcx__lanes_try;
-	int rc = ipcx__shmq_await(a->l->mq, &a->base, d);
+	int rc = ipcx__shmq_await(l->mq, &a->base, d);
 	return rc < 0 ? rc : a->len;
 }
 
