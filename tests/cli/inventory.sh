@@ -245,6 +245,15 @@ if has_transport shm; then
 	run "$IPCX" rm "$mpsc_url"
 	expect_rc 0 "rm $mpsc_url"
 	ls /dev/shm | grep -q "ipcx-inv-mpsc-$$" && fail "rm $mpsc_url left $(ls /dev/shm | grep "ipcx-inv-mpsc-$$")"
+
+	# An unbounded queue's virtual ring is larger than any bounded one: still an shm queue.
+	unb_url="shm://ipcx-inv-unb-$$"
+	at_exit "'$IPCX' rm -f '$unb_url' 2>/dev/null"
+	run "$IPCX" send "$unb_url?cap=unbounded" -m one -m two
+	expect_rc 0 "send to $unb_url"
+	ls_json
+	expect_field "$unb_url" messages 2
+	expect_field "$unb_url" pattern queue
 fi
 
 # ---- errors: one line, non-zero ---------------------------------------------

@@ -37,7 +37,10 @@ static bool inv_shm_geometry_ok(const struct ipcx__shm_hdr *h, uint64_t file_siz
 		return false;
 	/* The master of an mpsc queue has no ring in its file: its lanes have. */
 	uint64_t ring_bytes = h->pattern == IPCX__SHM_MPSC ? 0 : h->ring_size;
-	bool ring_ok = h->ring_size >= IPCX__SHM_MIN_RING && h->ring_size <= IPCX__SHM_MAX_RING &&
+	/* An unbounded queue's ring is a fixed virtual one, larger than any bounded ring. */
+	uint64_t max_ring =
+		h->flags & IPCX__SHM_UNBOUNDED ? IPCX__SHM_UNBOUNDED_RING : IPCX__SHM_MAX_RING;
+	bool ring_ok = h->ring_size >= IPCX__SHM_MIN_RING && h->ring_size <= max_ring &&
 		       (h->ring_size & (h->ring_size - 1)) == 0 && h->ring_off <= file_size &&
 		       ring_bytes == file_size - h->ring_off && h->cap <= h->ring_size;
 	bool slots_ok = h->max_peers >= 1 && h->max_peers <= INV_SHM_MAX_PEERS &&
