@@ -360,6 +360,80 @@ static void test_spsc_one_each(void)
 	ipcx_close(rx);
 }
 
+/* The sole-receiver lease of the queue behind url (layout.h: slot + 1, 0 = none). */
+static uint64_t lease_of(const char *url)
+{
+	char path[300];
+	const char *name = strstr(url, "://") + 3;
+	snprintf(path, sizeof(path), "/dev/shm/ipcx.%.*s", (int)strcspn(name, "?"), name);
+	int fd = open(path, O_RDONLY);
+	CHECK(fd >= 0);
+	struct ipcx__shm_hdr h;
+	CHECK(pread(fd, &h, sizeof(h), 0) == (ssize_t)sizeof(h));
+	close(fd);
+	return h.solo;
+}
+
+static void recv_is(ipcx_chan *rx, const char *want, int timeout_ms)
+{
+	char buf[64] = {0};
+	CHECK_RC(ipcx_recv(rx, buf, sizeof(buf) - 1, 0, NULL, timeout_ms), (ssize_t)strlen(want));
+	CHECK(strcmp(buf, want) == 0);
+}
+
+/*
+ * A queue's only receiver holds the sole-receiver lease; a second receiver
+ * takes it back from a holder outside a receive, or from one that died
+ * inside a receive, and the lease returns when one receiver is left.
+ */
+static void test_queue_lease(void)
+{
+	char url[256];
+	new_queue(url, sizeof(url), "cap=16KiB&maxmsg=256");
+	ipcx_chan *tx = open_ok(url, IPCX_SEND | IPCX_CREATE);
+	CHECK(lease_of(url) == 0);
+	ipcx_chan *rx1 = open_ok(url, IPCX_RECV);
+	uint64_t first = lease_of(url);
+	CHECK(first != 0);
+	for (int i = 0; i < 3; i++)
+		CHECK_RC(ipcx_send(tx, (const char *[]){"m0", "m1", "m2"}[i], 2, 1, 0), 0);
+	recv_is(rx1, "m0", 0);
+	ipcx_chan *rx2 = open_ok(url, IPCX_RECV);
+	CHECK(lease_of(url) == first);
+	recv_is(rx2, "m1", 1000); /* rx1 is outside a receive: rx2 takes the lease away */
+	CHECK(lease_of(url) == 0);
+	recv_is(rx1, "m2", 0);
+	ipcx_close(rx2);
+	CHECK(lease_of(url) == first);
+	ipcx_close(rx1);
+	CHECK(lease_of(url) == 0);
+
+	int ready[2];
+	CHECK(pipe(ready) == 0);
+	pid_t pid = fork();
+	if (pid == 0) {
+		ipcx_chan *rx = open_ok(url, IPCX_RECV);
+		CHECK(write(ready[1], "r", 1) == 1);
+		char buf[8];
+		ipcx_recv(rx, buf, sizeof(buf), 0, NULL, -1); /* killed in here, holding the lease */
+		_exit(1);
+	}
+	char c;
+	CHECK(read(ready[0], &c, 1) == 1);
+	nanosleep(&(struct timespec){.tv_nsec = 50 * 1000 * 1000}, NULL);
+	CHECK(lease_of(url) != 0);
+	ipcx_chan *rx3 = open_ok(url, IPCX_RECV);
+	kill(pid, SIGKILL);
+	CHECK(wait_child(pid) == 128 + SIGKILL);
+	CHECK_RC(ipcx_send(tx, "late", 4, 1, 0), 0);
+	recv_is(rx3, "late", 3000);
+	CHECK(lease_of(url) != 0); /* granted to rx3, the one receiver left */
+	ipcx_close(rx3);
+	ipcx_close(tx);
+	close(ready[0]);
+	close(ready[1]);
+}
+
 /* How many lanes of the mpsc queue behind url exist in /dev/shm. */
 static int lane_files(const char *url)
 {
@@ -1554,6 +1628,7 @@ static const struct test_case tests[] = {
 	{"typed_wait", test_typed_wait},
 	{"options", test_options},
 	{"spsc_one_each", test_spsc_one_each},
+	{"queue_lease", test_queue_lease},
 	{"mpsc_lanes", test_mpsc_lanes},
 	{"mpsc_typed", test_mpsc_typed},
 	{"mpsc_dead_sender", test_mpsc_dead_sender},

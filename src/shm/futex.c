@@ -99,6 +99,14 @@ static uint32_t ipcx__read_waiters(_Atomic uint32_t *count)
 	return atomic_fetch_add_explicit(count, 0, memory_order_seq_cst);
 }
 
+void ipcx__shmq_publisher_fence(void)
+{
+	if (atomic_load_explicit(&ipcx__registered, memory_order_relaxed))
+		atomic_signal_fence(memory_order_seq_cst);
+	else
+		atomic_thread_fence(memory_order_seq_cst);
+}
+
 static _Atomic uint32_t *ipcx__wait_word(struct ipcx__shm_hdr *h, unsigned which)
 {
 	return which == IPCX__WAIT_RECV ? &h->data_seq : &h->space_seq;

@@ -179,17 +179,22 @@ static void ipcx__undo_reservation(struct ipcx__shmq *q, unsigned i)
 		return; /* nothing, or an mpsc master, which has no ring */
 	uint64_t tail = atomic_load(&q->hdr->tail), rel = atomic_load(&q->hdr->rel);
 	/* Not reserved, already recycled, or nonsense: nothing of ours to finish. */
-	if (start < rel || start >= tail || end <= start || end > tail || end - start > m->cap)
+	if (end <= rel || start >= tail || end <= start || end > tail || end - start > m->cap)
 		return;
 	if (ipcx__shared_start(q, i, start) && !ipcx__boundary(q, end, tail))
 		return;
+	/*
+	 * A reservation that wraps is a pad to the end of the ring, then the
+	 * record at its start. Receivers may have passed the pad already (rel
+	 * beyond it): its place may then hold a newer record, and only the
+	 * record's piece is ours to finish.
+	 */
 	uint64_t room = m->ring_size - (start & m->mask);
-	if (end - start > room) {
-		ipcx__pad_piece(m, start, room);
-		ipcx__pad_piece(m, start + room, end - start - room);
-	} else {
-		ipcx__pad_piece(m, start, end - start);
-	}
+	uint64_t cut = end - start > room ? start + room : end;
+	if (start >= rel)
+		ipcx__pad_piece(m, start, cut - start);
+	if (cut < end)
+		ipcx__pad_piece(m, cut, end - cut);
 }
 
 /* Releases the records slot i had claimed. Runs under the reclaim lock. */
@@ -227,6 +232,7 @@ static void ipcx__retire(struct ipcx__shm_hdr *h, struct ipcx__shm_slot *s)
 	atomic_store(&s->claim[0], 0);
 	atomic_store(&s->claim[1], 0);
 	atomic_store(&s->overtook, 0);
+	atomic_store(&s->in_recv, 0);
 	atomic_store(&s->role, 0);
 }
 
@@ -245,6 +251,7 @@ int ipcx__shmq_reap_slot(struct ipcx__shmq *q, unsigned i)
 			ipcx__shmq_bc_forget_mover(q->map, i);
 		ipcx__retire(q->hdr, s);
 		atomic_store(&s->owner, 0);
+		ipcx__shmq_lease_settle(q->map);
 	}
 	ipcx__unlock(q->hdr);
 	if (reaped) {
@@ -322,6 +329,8 @@ int ipcx__shmq_attach(struct ipcx__shmq *q, const struct ipcx__shm_map *m, int r
 	}
 	if (rc == 0 && m->pattern == IPCX__SHM_BROADCAST && (role & IPCX_RECV))
 		ipcx__shmq_bc_join(q);
+	if (rc == 0)
+		ipcx__shmq_lease_settle(m);
 	ipcx__unlock(q->hdr);
 	if (rc < 0)
 		return ipcx__fail(rc, "all %u peer slots of the queue are held by live processes",
@@ -349,6 +358,7 @@ void ipcx__shmq_detach(struct ipcx__shmq *q)
 		ipcx__undo_reservation(q, q->slot);
 	ipcx__retire(q->hdr, q->me);
 	atomic_store(&q->me->owner, 0);
+	ipcx__shmq_lease_settle(q->map);
 	ipcx__unlock(q->hdr);
 	if (q->loan_send) {
 		ipcx__shmq_advance_rel(q);

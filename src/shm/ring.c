@@ -42,6 +42,8 @@
 /* A waiter that may be waiting on a dead peer looks again this often. */
 #define IPCX__SLICE_NS (20 * 1000 * 1000LL)
 #define IPCX__NONE UINT64_MAX
+/* The "stuck position" of a receiver waiting for another's lease: no record's. */
+#define IPCX__LEASE_WAIT (UINT64_MAX - 1)
 
 struct ipcx__claim {
 	uint64_t pos;
@@ -705,8 +707,9 @@ static int ipcx__claim_head(struct ipcx__shmq *q, size_t size, unsigned ci,
 
 /*
  * The receiver of a one-to-one queue without rendezvous is the only peer
- * that changes a committed record, so a plain receive (selector 0, no
- * receive loan held) takes a shorter path: it claims nothing, copies the
+ * that changes a committed record, and so is the receiver of a queue that
+ * holds the sole-receiver lease (lease.c): a plain receive (selector 0,
+ * no receive loan held) takes a shorter path: it claims nothing, copies the
  * message out, marks the record released, and tells senders about the
  * room it freed (the head and release cursors) only once IPCX__RELEASE_BATCH
  * bytes are free, when a sender sleeps for room, when it runs dry, or when
@@ -716,11 +719,6 @@ static int ipcx__claim_head(struct ipcx__shmq *q, size_t size, unsigned ci,
  * A receiver killed while copying leaves the message committed, for the
  * next receiver.
  */
-static bool ipcx__sole_path(const struct ipcx__shmq *q, long selector)
-{
-	return selector == 0 && !q->loan_recv && ipcx__sole_receiver(q);
-}
-
 /* Moves the shared cursor c up to pos, never back: a reaper may have moved rel over a pad beyond it. */
 static void ipcx__move_up(_Atomic uint64_t *c, uint64_t pos)
 {
@@ -926,7 +924,12 @@ static int ipcx__claim_once(struct ipcx__shmq *q, void *buf, size_t size, long s
 		*c = (struct ipcx__claim){.len = msg.len, .type = msg.type, .copied = true};
 		return rc;
 	}
-	if (buf && ipcx__sole_path(q, selector))
+	int lease = ipcx__sole_receiver(q) ? 1 : ipcx__shmq_lease_check(q);
+	if (lease < 0) {
+		*stuck = IPCX__LEASE_WAIT; /* sleep in slices: the holder may die */
+		return -EAGAIN; /* another receiver holds the lease: wait for it to go */
+	}
+	if (lease > 0 && buf && selector == 0 && !q->loan_recv)
 		return ipcx__sole_take(q, buf, size, c, stuck);
 	int rc = selector == 0 ? ipcx__claim_head(q, size, ci, c, stuck)
 			       : ipcx__claim_typed(q, size, selector, ci, c, stuck);
@@ -1030,8 +1033,11 @@ ssize_t ipcx__shmq_recv(struct ipcx__shmq *q, void *buf, size_t size, long selec
 			long *type, struct ipcx__deadline d)
 {
 	struct ipcx__claim c;
+	ipcx__shmq_lease_enter(q);
 	int rc = ipcx__claim(q, buf, size, selector, 0, &c, d);
-	return rc < 0 ? rc : ipcx__recv_done(q, buf, &c, type);
+	ssize_t n = rc < 0 ? rc : ipcx__recv_done(q, buf, &c, type);
+	ipcx__shmq_lease_leave(q);
+	return n;
 }
 
 /* Finishes a receive loan of the message c claimed. */
@@ -1061,8 +1067,11 @@ ssize_t ipcx__shmq_recv_loan(struct ipcx__shmq *q, const void **out, long select
 	if (rc < 0)
 		return rc;
 	struct ipcx__claim c;
+	ipcx__shmq_lease_enter(q);
 	rc = ipcx__claim(q, NULL, SIZE_MAX, selector, 1, &c, d);
-	return rc < 0 ? rc : ipcx__loan_done(q, out, &c, type);
+	ssize_t n = rc < 0 ? rc : ipcx__loan_done(q, out, &c, type);
+	ipcx__shmq_lease_leave(q);
+	return n;
 }
 
 ssize_t ipcx__shmq_take(struct ipcx__shmq *q, void *buf, size_t size, const void **out,
@@ -1073,12 +1082,14 @@ ssize_t ipcx__shmq_take(struct ipcx__shmq *q, void *buf, size_t size, const void
 		return rc;
 	struct ipcx__claim c;
 	uint64_t stuck;
+	ipcx__shmq_lease_enter(q);
 	rc = ipcx__claim_once(q, buf, buf ? size : SIZE_MAX, selector, buf ? 0 : 1, &c, &stuck);
-	if (rc == -EAGAIN)
-		return -ENOMSG;
-	if (rc < 0)
-		return rc;
-	return buf ? ipcx__recv_done(q, buf, &c, type) : ipcx__loan_done(q, out, &c, type);
+	ssize_t n = rc == -EAGAIN ? -ENOMSG
+		    : rc < 0      ? rc
+		    : buf         ? ipcx__recv_done(q, buf, &c, type)
+				  : ipcx__loan_done(q, out, &c, type);
+	ipcx__shmq_lease_leave(q);
+	return n;
 }
 
 int ipcx__shmq_release(struct ipcx__shmq *q)

@@ -74,6 +74,7 @@ struct ipcx__shmq {
 	bool spinning;       /* a receive is spinning: it looks at records, not the tail (ring.c) */
 	unsigned room_spins; /* how long a wait for room spins before it sleeps (ring.c) */
 	unsigned data_spins; /* how long a wait for a message does */
+	unsigned lease_waits; /* looks spent waiting for another receiver's lease (lease.c) */
 };
 
 /* ---- segment.c ------------------------------------------------------- */
@@ -147,6 +148,8 @@ uint32_t ipcx__shmq_wait_prepare(struct ipcx__shmq *q, unsigned which);
  */
 void ipcx__shmq_fence_register(void);
 bool ipcx__shmq_fence_publishers(void);
+/* ipcx__shmq_publisher_fence orders a store before a load on the publisher's side of that scheme. */
+void ipcx__shmq_publisher_fence(void);
 void ipcx__shmq_wait_cancel(struct ipcx__shmq *q, unsigned which);
 /* Sleeps until woken, until_ns (CLOCK_MONOTONIC, INT64_MAX = never) or a signal. */
 void ipcx__shmq_wait_sleep(struct ipcx__shmq *q, unsigned which, uint32_t seq,
@@ -210,6 +213,26 @@ int ipcx__shmq_bc_take(struct ipcx__shmq *q, void *buf, size_t size, struct ipcx
  * the reclaim lock.
  */
 void ipcx__shmq_bc_forget_mover(const struct ipcx__shm_map *m, unsigned dead);
+
+/* ---- lease.c -------------------------------------------------------- */
+
+/*
+ * ipcx__shmq_lease_settle clears the sole-receiver lease of a receiver that
+ * is gone and grants it to the only receiver of the queue, if there is
+ * exactly one. Runs under the reclaim lock, after a peer joined, left or
+ * was reaped; nothing for a queue without leases.
+ */
+void ipcx__shmq_lease_settle(const struct ipcx__shm_map *m);
+/* A receive call begins (the receiver marks it) and ends. */
+void ipcx__shmq_lease_enter(struct ipcx__shmq *q);
+void ipcx__shmq_lease_leave(struct ipcx__shmq *q);
+/*
+ * ipcx__shmq_lease_check, at each look for a message: 1 when q holds the
+ * lease (it receives without claims), 0 when nobody does (claim), -EAGAIN
+ * while another receiver holds it (asked to give it back: wait, looking
+ * again every 20 ms at the latest).
+ */
+int ipcx__shmq_lease_check(struct ipcx__shmq *q);
 
 /* ---- lanes.c -------------------------------------------------------- */
 
