@@ -1006,6 +1006,11 @@ static int ipcx__claim_try(struct ipcx__attempt *a, uint64_t *stuck)
 static int ipcx__claim(struct ipcx__shmq *q, void *buf, size_t size, long selector, unsigned ci,
 		       struct ipcx__claim *c, struct ipcx__deadline d)
 {
+	/* A message that is there is taken without setting up a wait. */
+	uint64_t stuck;
+	int rc = ipcx__claim_once(q, buf, size, selector, ci, c, &stuck);
+	if (rc != -EAGAIN)
+		return rc;
 	struct ipcx__claim_attempt t = {.base = {.try_once = ipcx__claim_try},
 					.q = q,
 					.buf = buf,
