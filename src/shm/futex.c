@@ -99,6 +99,11 @@ static uint32_t ipcx__read_waiters(_Atomic uint32_t *count)
 	return atomic_fetch_add_explicit(count, 0, memory_order_seq_cst);
 }
 
+bool ipcx__shmq_fence_registered(void)
+{
+	return atomic_load_explicit(&ipcx__registered, memory_order_relaxed);
+}
+
 void ipcx__shmq_publisher_fence(void)
 {
 	if (atomic_load_explicit(&ipcx__registered, memory_order_relaxed))

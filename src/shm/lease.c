@@ -13,7 +13,8 @@
  *
  * Granting. Under the reclaim lock, whenever a peer joins, leaves or is
  * reaped (ipcx__shmq_lease_settle): a lease whose holder is gone is
- * cleared, and a queue with exactly one receiver grants it to that one.
+ * cleared, and a queue with exactly one receiver grants it to that one,
+ * where the kernel has membarrier (the process could register, futex.c).
  *
  * Giving it back. A second receiver that wants a message while another
  * holds the lease sets IPCX__SOLO_REVOKE and waits, as for a message, until
@@ -69,7 +70,9 @@ void ipcx__shmq_lease_settle(const struct ipcx__shm_map *m)
 			receivers++;
 			only = (int)i;
 		}
-	atomic_store(&h->solo, receivers == 1 ? (uint64_t)only + 1 : 0);
+	/* Without membarrier a holder outside a receive could not be asked: no lease. */
+	bool grant = receivers == 1 && ipcx__shmq_fence_registered();
+	atomic_store(&h->solo, grant ? (uint64_t)only + 1 : 0);
 }
 
 void ipcx__shmq_lease_enter(struct ipcx__shmq *q)

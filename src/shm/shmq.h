@@ -150,6 +150,8 @@ void ipcx__shmq_fence_register(void);
 bool ipcx__shmq_fence_publishers(void);
 /* ipcx__shmq_publisher_fence orders a store before a load on the publisher's side of that scheme. */
 void ipcx__shmq_publisher_fence(void);
+/* ipcx__shmq_fence_registered tells whether this process could register (the kernel has membarrier). */
+bool ipcx__shmq_fence_registered(void);
 void ipcx__shmq_wait_cancel(struct ipcx__shmq *q, unsigned which);
 /* Sleeps until woken, until_ns (CLOCK_MONOTONIC, INT64_MAX = never) or a signal. */
 void ipcx__shmq_wait_sleep(struct ipcx__shmq *q, unsigned which, uint32_t seq,
