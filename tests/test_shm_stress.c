@@ -87,13 +87,21 @@ static void sender(const char *url, unsigned total)
 	_exit(0);
 }
 
-/* Receives with selector until the senders are done and the queue stays empty. */
-static void receiver(const char *url, long selector)
+/*
+ * Receives with selector until the senders are done and the queue stays
+ * empty; with reopen, closes its channel and opens a new one every reopen
+ * receives (so that a queue's sole-receiver lease keeps changing hands).
+ */
+static void receiver(const char *url, long selector, unsigned reopen)
 {
 	ipcx_chan *rx = NULL;
 	CHECK_RC(ipcx_open(&rx, url, IPCX_RECV, 1000), 0);
 	struct msg m;
 	for (unsigned i = 0;; i++) {
+		if (reopen && i % reopen == reopen - 1) {
+			ipcx_close(rx);
+			CHECK_RC(ipcx_open(&rx, url, IPCX_RECV, 1000), 0);
+		}
 		ssize_t n;
 		if (i % 3 == 0) {
 			const void *buf;
@@ -120,6 +128,7 @@ struct role {
 	pid_t pid;
 	long selector; /* receivers */
 	int is_sender;
+	unsigned reopen; /* receivers: receives between reopening the channel, 0 = never */
 };
 
 static pid_t start(const struct role *r, const char *url, unsigned total)
@@ -128,7 +137,7 @@ static pid_t start(const struct role *r, const char *url, unsigned total)
 	if (pid == 0) {
 		if (r->is_sender)
 			sender(url, total);
-		receiver(url, r->selector);
+		receiver(url, r->selector, r->reopen);
 	}
 	CHECK(pid > 0);
 	return pid;
@@ -234,6 +243,13 @@ static void test_mpsc_kill_at_random(void)
 	run("cap=8KiB&maxmsg=1KiB&pattern=mpsc", roles, 4, 40000, 100);
 }
 
+/* Two receivers that keep closing and reopening: the lease moves between them, nothing is read twice or lost. */
+static void test_lease_churn(void)
+{
+	struct role roles[] = {{.is_sender = 1}, {.reopen = 97}, {.reopen = 61}};
+	run("cap=8KiB&maxmsg=1KiB", roles, 3, 40000, 0);
+}
+
 static void test_kill_at_random(void)
 {
 	struct role roles[] = {{.is_sender = 1}, {.is_sender = 1}, {0}, {0}, {.selector = -4}};
@@ -246,6 +262,7 @@ static const struct test_case tests[] = {
 	{"one_to_one", test_one_to_one},
 	{"kill_at_random", test_kill_at_random},
 	{"one_to_one_kill_at_random", test_one_to_one_kill_at_random},
+	{"lease_churn", test_lease_churn},
 	{"mpsc_kill_at_random", test_mpsc_kill_at_random},
 };
 
