@@ -362,8 +362,8 @@ static void test_spsc_one_each(void)
 	ipcx_close(rx);
 }
 
-/* The sole-receiver lease of the queue behind url (layout.h: slot + 1, 0 = none). */
-static uint64_t lease_of(const char *url)
+/* The header of the queue behind url, as it is now. */
+static struct ipcx__shm_hdr header_of(const char *url)
 {
 	char path[300];
 	const char *name = strstr(url, "://") + 3;
@@ -373,7 +373,18 @@ static uint64_t lease_of(const char *url)
 	struct ipcx__shm_hdr h;
 	CHECK(pread(fd, &h, sizeof(h), 0) == (ssize_t)sizeof(h));
 	close(fd);
-	return h.solo;
+	return h;
+}
+
+/* The sole-receiver lease of the queue behind url (layout.h: slot + 1, 0 = none). */
+static uint64_t lease_of(const char *url)
+{
+	return header_of(url).solo;
+}
+
+static uint64_t send_lease_of(const char *url)
+{
+	return header_of(url).solo_send;
 }
 
 static void recv_is(ipcx_chan *rx, const char *want, int timeout_ms)
@@ -386,7 +397,8 @@ static void recv_is(ipcx_chan *rx, const char *want, int timeout_ms)
 /*
  * A queue's only receiver holds the sole-receiver lease; a second receiver
  * takes it back from a holder outside a receive, or from one that died
- * inside a receive, and the lease returns when one receiver is left.
+ * inside a receive, and the lease returns when one receiver is left. The
+ * same for the sole-sender lease.
  */
 static void test_queue_lease(void)
 {
@@ -433,6 +445,19 @@ static void test_queue_lease(void)
 	CHECK_RC(ipcx_send(tx, "late", 4, 1, 0), 0);
 	recv_is(rx3, "late", 3000);
 	CHECK(lease_of(url) != 0); /* granted to rx3, the one receiver left */
+
+	/* The same for senders: the only one holds the sole-sender lease. */
+	uint64_t sender = send_lease_of(url);
+	CHECK(sender != 0);
+	ipcx_chan *tx2 = open_ok(url, IPCX_SEND);
+	CHECK(send_lease_of(url) == sender);
+	CHECK_RC(ipcx_send(tx2, "tx2", 3, 1, 0), 0); /* tx is outside a send: tx2 takes the lease away */
+	CHECK(send_lease_of(url) == 0);
+	CHECK_RC(ipcx_send(tx, "tx", 2, 1, 0), 0);
+	recv_is(rx3, "tx2", 0);
+	recv_is(rx3, "tx", 0);
+	ipcx_close(tx2);
+	CHECK(send_lease_of(url) == sender);
 	ipcx_close(rx3);
 	ipcx_close(tx);
 	close(ready[0]);

@@ -61,13 +61,17 @@ static void record(const struct msg *m, size_t n)
 	atomic_fetch_add(&board->received, 1);
 }
 
-/* Sends ids until total are handed out; odd ids through a loan. */
-static void sender(const char *url, unsigned total)
+/* Sends ids until total are handed out; odd ids through a loan. With reopen, as receiver() does. */
+static void sender(const char *url, unsigned total, unsigned reopen)
 {
 	ipcx_chan *tx = NULL;
 	CHECK_RC(ipcx_open(&tx, url, IPCX_SEND, 1000), 0);
 	struct msg m;
-	for (;;) {
+	for (unsigned i = 0;; i++) {
+		if (reopen && i % reopen == reopen - 1) {
+			ipcx_close(tx);
+			CHECK_RC(ipcx_open(&tx, url, IPCX_SEND, 1000), 0);
+		}
 		unsigned id = atomic_fetch_add(&board->next_id, 1);
 		if (id >= total)
 			break;
@@ -128,7 +132,7 @@ struct role {
 	pid_t pid;
 	long selector; /* receivers */
 	int is_sender;
-	unsigned reopen; /* receivers: receives between reopening the channel, 0 = never */
+	unsigned reopen; /* messages between reopening the channel, 0 = never */
 };
 
 static pid_t start(const struct role *r, const char *url, unsigned total)
@@ -136,7 +140,7 @@ static pid_t start(const struct role *r, const char *url, unsigned total)
 	pid_t pid = fork();
 	if (pid == 0) {
 		if (r->is_sender)
-			sender(url, total);
+			sender(url, total, r->reopen);
 		receiver(url, r->selector, r->reopen);
 	}
 	CHECK(pid > 0);
@@ -243,11 +247,16 @@ static void test_mpsc_kill_at_random(void)
 	run("cap=8KiB&maxmsg=1KiB&pattern=mpsc", roles, 4, 40000, 100);
 }
 
-/* Two receivers that keep closing and reopening: the lease moves between them, nothing is read twice or lost. */
+/*
+ * Two senders and two receivers that keep closing and reopening: the
+ * sole-sender and sole-receiver leases move between them, and nothing is
+ * read twice or lost.
+ */
 static void test_lease_churn(void)
 {
-	struct role roles[] = {{.is_sender = 1}, {.reopen = 97}, {.reopen = 61}};
-	run("cap=8KiB&maxmsg=1KiB", roles, 3, 40000, 0);
+	struct role roles[] = {{.is_sender = 1, .reopen = 89}, {.is_sender = 1, .reopen = 53},
+			       {.reopen = 97}, {.reopen = 61}};
+	run("cap=8KiB&maxmsg=1KiB", roles, 4, 40000, 0);
 }
 
 static void test_kill_at_random(void)

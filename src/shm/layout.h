@@ -162,6 +162,7 @@ struct ipcx__shm_slot {
 	_Atomic uint64_t lost;
 	_Atomic uint64_t movers;
 	_Atomic uint32_t in_recv; /* 1 while the owner is inside a receive call (lease.c) */
+	_Atomic uint32_t in_send; /* 1 while it is inside a send (a reservation) */
 };
 _Static_assert(IPCX__SHM_MAX_PEERS <= 64 && IPCX__SHM_MAX_PEERS <= (1u << IPCX__ST_SLOT_BITS),
 	       "a slot index must fit a record state and a movers mask");
@@ -233,11 +234,12 @@ struct ipcx__shm_hdr {
 	/* pattern=mpsc: bit i is set once lane i exists (lanes.c). */
 	alignas(IPCX__SHM_LINE) _Atomic uint64_t lanes;
 	/*
-	 * pattern=queue: the receiver that holds the sole-receiver lease
-	 * (slot + 1, 0 = none), with IPCX__SOLO_REVOKE once another receiver
-	 * asked for it back (lease.c).
+	 * pattern=queue: the receiver that holds the sole-receiver lease and
+	 * the sender that holds the sole-sender lease (slot + 1, 0 = none),
+	 * with IPCX__SOLO_REVOKE once another peer asked for it back (lease.c).
 	 */
 	_Atomic uint64_t solo;
+	_Atomic uint64_t solo_send;
 };
 #define IPCX__SOLO_SLOT 0xffu
 #define IPCX__SOLO_REVOKE 0x100u

@@ -42,7 +42,7 @@
 /* A waiter that may be waiting on a dead peer looks again this often. */
 #define IPCX__SLICE_NS (20 * 1000 * 1000LL)
 #define IPCX__NONE UINT64_MAX
-/* The "stuck position" of a receiver waiting for another's lease: no record's. */
+/* The "stuck position" of a peer waiting for another's lease (lease.c): no record's. */
 #define IPCX__LEASE_WAIT (UINT64_MAX - 1)
 
 struct ipcx__claim {
@@ -344,6 +344,11 @@ static int ipcx__try_reserve(struct ipcx__shmq *q, uint64_t span, bool last, uin
 			     uint64_t *end, uint64_t *stuck)
 {
 	struct ipcx__shm_hdr *h = q->hdr;
+	int lease = ipcx__one_to_one(q) ? 1 : ipcx__shmq_lease_check(q, IPCX_SEND);
+	if (lease < 0) {
+		*stuck = IPCX__LEASE_WAIT; /* another sender holds the lease: wait for it to go */
+		return 0;
+	}
 	uint64_t t = atomic_load_explicit(&h->tail, memory_order_acquire);
 	uint64_t need = ipcx__need(q->map, t, span);
 	int rc = ipcx__has_room(q, t, need, stuck);
@@ -367,7 +372,7 @@ static int ipcx__try_reserve(struct ipcx__shmq *q, uint64_t span, bool last, uin
 	/* The intent is visible before the reservation: a survivor of our death finds it. */
 	atomic_store_explicit(&q->me->res_start, t, memory_order_relaxed);
 	atomic_store_explicit(&q->me->res_end, t + need, memory_order_relaxed);
-	if (ipcx__one_to_one(q)) {
+	if (lease > 0) { /* the only sender: nobody races for the tail */
 		atomic_store_explicit(&h->tail, t + need, memory_order_release);
 		return 1;
 	}
@@ -388,8 +393,14 @@ static int ipcx__reserve_wait(struct ipcx__shmq *q, uint64_t span, struct ipcx__
 			return rc < 0 ? rc : 0;
 		if (stuck == IPCX__NONE)
 			continue; /* lost a race with another sender: not a wait */
-		if (d.timeout_ms == 0)
+		if (d.timeout_ms == 0) {
+			/* A lease holder inside a send is out in a moment: timeout 0 still waits for that. */
+			if (stuck == IPCX__LEASE_WAIT && ++w->spins < IPCX__SPINS) {
+				ipcx__cpu_relax();
+				continue;
+			}
 			return -EAGAIN;
+		}
 		if (!ipcx__wait_step(q, w, stuck))
 			continue;
 		uint32_t seq = ipcx__shmq_wait_prepare(q, w->which);
@@ -436,7 +447,9 @@ static int ipcx__reserve(struct ipcx__shmq *q, uint64_t span, struct ipcx__deadl
 			 uint64_t *start, uint64_t *end)
 {
 	struct ipcx__waiter w = ipcx__waiter_for(IPCX__WAIT_SEND, &q->room_spins, d);
+	ipcx__shmq_lease_enter(q, IPCX_SEND);
 	int rc = ipcx__reserve_wait(q, span, &w, start, end);
+	ipcx__shmq_lease_leave(q, IPCX_SEND);
 	ipcx__waited(&q->room_spins, &w);
 	return rc;
 }
@@ -924,7 +937,7 @@ static int ipcx__claim_once(struct ipcx__shmq *q, void *buf, size_t size, long s
 		*c = (struct ipcx__claim){.len = msg.len, .type = msg.type, .copied = true};
 		return rc;
 	}
-	int lease = ipcx__sole_receiver(q) ? 1 : ipcx__shmq_lease_check(q);
+	int lease = ipcx__sole_receiver(q) ? 1 : ipcx__shmq_lease_check(q, IPCX_RECV);
 	if (lease < 0) {
 		*stuck = IPCX__LEASE_WAIT; /* sleep in slices: the holder may die */
 		return -EAGAIN; /* another receiver holds the lease: wait for it to go */
@@ -1038,10 +1051,10 @@ ssize_t ipcx__shmq_recv(struct ipcx__shmq *q, void *buf, size_t size, long selec
 			long *type, struct ipcx__deadline d)
 {
 	struct ipcx__claim c;
-	ipcx__shmq_lease_enter(q);
+	ipcx__shmq_lease_enter(q, IPCX_RECV);
 	int rc = ipcx__claim(q, buf, size, selector, 0, &c, d);
 	ssize_t n = rc < 0 ? rc : ipcx__recv_done(q, buf, &c, type);
-	ipcx__shmq_lease_leave(q);
+	ipcx__shmq_lease_leave(q, IPCX_RECV);
 	return n;
 }
 
@@ -1072,10 +1085,10 @@ ssize_t ipcx__shmq_recv_loan(struct ipcx__shmq *q, const void **out, long select
 	if (rc < 0)
 		return rc;
 	struct ipcx__claim c;
-	ipcx__shmq_lease_enter(q);
+	ipcx__shmq_lease_enter(q, IPCX_RECV);
 	rc = ipcx__claim(q, NULL, SIZE_MAX, selector, 1, &c, d);
 	ssize_t n = rc < 0 ? rc : ipcx__loan_done(q, out, &c, type);
-	ipcx__shmq_lease_leave(q);
+	ipcx__shmq_lease_leave(q, IPCX_RECV);
 	return n;
 }
 
@@ -1087,13 +1100,13 @@ ssize_t ipcx__shmq_take(struct ipcx__shmq *q, void *buf, size_t size, const void
 		return rc;
 	struct ipcx__claim c;
 	uint64_t stuck;
-	ipcx__shmq_lease_enter(q);
+	ipcx__shmq_lease_enter(q, IPCX_RECV);
 	rc = ipcx__claim_once(q, buf, buf ? size : SIZE_MAX, selector, buf ? 0 : 1, &c, &stuck);
 	ssize_t n = rc == -EAGAIN ? -ENOMSG
 		    : rc < 0      ? rc
 		    : buf         ? ipcx__recv_done(q, buf, &c, type)
 				  : ipcx__loan_done(q, out, &c, type);
-	ipcx__shmq_lease_leave(q);
+	ipcx__shmq_lease_leave(q, IPCX_RECV);
 	return n;
 }
 

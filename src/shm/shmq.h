@@ -219,22 +219,22 @@ void ipcx__shmq_bc_forget_mover(const struct ipcx__shm_map *m, unsigned dead);
 /* ---- lease.c -------------------------------------------------------- */
 
 /*
- * ipcx__shmq_lease_settle clears the sole-receiver lease of a receiver that
- * is gone and grants it to the only receiver of the queue, if there is
- * exactly one. Runs under the reclaim lock, after a peer joined, left or
- * was reaped; nothing for a queue without leases.
+ * ipcx__shmq_lease_settle clears the sole-receiver and sole-sender leases
+ * of peers that are gone and grants each to the only peer of its role, if
+ * there is exactly one. Runs under the reclaim lock, after a peer joined,
+ * left or was reaped; nothing for a queue without leases.
  */
 void ipcx__shmq_lease_settle(const struct ipcx__shm_map *m);
-/* A receive call begins (the receiver marks it) and ends. */
-void ipcx__shmq_lease_enter(struct ipcx__shmq *q);
-void ipcx__shmq_lease_leave(struct ipcx__shmq *q);
+/* A receive (role IPCX_RECV) or a reservation (IPCX_SEND) begins (the peer marks it) and ends. */
+void ipcx__shmq_lease_enter(struct ipcx__shmq *q, int role);
+void ipcx__shmq_lease_leave(struct ipcx__shmq *q, int role);
 /*
- * ipcx__shmq_lease_check, at each look for a message: 1 when q holds the
- * lease (it receives without claims), 0 when nobody does (claim), -EAGAIN
- * while another receiver holds it (asked to give it back: wait, looking
- * again every 20 ms at the latest).
+ * ipcx__shmq_lease_check, at each try: 1 when q holds the lease of role
+ * (it receives without claims, or reserves with a plain store), 0 when
+ * nobody does, -EAGAIN while another peer holds it (asked to give it
+ * back: wait, looking again every 20 ms at the latest).
  */
-int ipcx__shmq_lease_check(struct ipcx__shmq *q);
+int ipcx__shmq_lease_check(struct ipcx__shmq *q, int role);
 
 /* ---- lanes.c -------------------------------------------------------- */
 
