@@ -6,7 +6,7 @@ JOBS       ?= $(shell nproc)
 .PHONY: all run test deps clean
 
 all:
-	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBUILD_TESTING=OFF >/dev/null
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=OFF >/dev/null
 	cmake --build $(BUILD) -j $(JOBS)
 
 # The main job: every mechanism side by side on this machine, a table on
