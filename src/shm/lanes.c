@@ -137,8 +137,10 @@ static int ipcx__lanes_sync(struct ipcx__shm_lanes *l)
 		fresh &= fresh - 1;
 		int rc = ipcx__lane_join(l, i, false, IPCX_RECV);
 		if (rc < 0) {
+			/* A lane removed by hand is no error; a damaged one is told once. */
 			l->broken |= 1ull << i;
-			return rc;
+			if (rc != -ENOENT)
+				return rc;
 		}
 	}
 	return 0;
