@@ -30,6 +30,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <string.h>
+#include <time.h>
 
 /*
  * Orders a seqlock reader's plain copy before its re-check. ThreadSanitizer
@@ -46,12 +47,14 @@
 #define IPCX__JOIN_TRIES 1000
 
 /*
- * How long a subscriber waits for senders in the middle of moving it (a
- * few instructions each). Only a sender that stalls there, or dies and is
- * not yet reaped, makes it go on: the loss it has yet to add is then
- * reported on a later gap.
+ * How long a subscriber spins for senders in the middle of moving it (a
+ * few instructions each). Only a sender that stalls there (preempted, or
+ * stopped), or dies and is not yet reaped, outlasts it.
  */
 #define IPCX__MOVER_TRIES 10000
+/* Then it naps this many times, this long in all, letting a preempted sender finish. */
+#define IPCX__MOVER_NAPS 1000u
+#define IPCX__MOVER_WAIT_NS (100 * 1000 * 1000L)
 
 static bool ipcx__overwrite(const struct ipcx__shmq *q)
 {
@@ -277,8 +280,15 @@ static int ipcx__bc_report(struct ipcx__shmq *q)
 		ipcx__cpu_relax();
 		tries++;
 	}
-	if (tries == IPCX__MOVER_TRIES)
+	/*
+	 * A mover still there was most likely preempted between its move and
+	 * its count (two processes on one CPU): give it the CPU, and reap it
+	 * if it died, for up to IPCX__MOVER_WAIT_NS before going on.
+	 */
+	for (unsigned n = 0; n < IPCX__MOVER_NAPS && atomic_load(&q->me->movers) != 0; n++) {
 		ipcx__bc_reap_movers(q);
+		nanosleep(&(struct timespec){.tv_nsec = IPCX__MOVER_WAIT_NS / IPCX__MOVER_NAPS}, NULL);
+	}
 	if (atomic_load(&q->me->lost) == 0)
 		return 0;
 	/* An exchange: a count added meanwhile is reported now, not twice. */
