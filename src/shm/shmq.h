@@ -77,6 +77,12 @@ struct ipcx__shmq {
 	unsigned lease_waits; /* looks spent waiting for another receiver's lease (lease.c) */
 };
 
+/*
+ * ipcx__shm_caps is what a channel in role (IPCX_SEND, IPCX_RECV or both)
+ * on a queue of pattern and flags can do (src/transport/shm.c).
+ */
+unsigned ipcx__shm_caps(unsigned pattern, unsigned shm_flags, int role);
+
 /* ---- segment.c ------------------------------------------------------- */
 
 /*

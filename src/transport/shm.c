@@ -114,25 +114,24 @@ static int ipcx__shm_agree(const struct ipcx__url *u, const struct ipcx__shm_par
 	return 0;
 }
 
-/* What a channel on m opened with flags can do. */
-static unsigned ipcx__shm_caps(const struct ipcx__shm_map *m, int flags)
+unsigned ipcx__shm_caps(unsigned pattern, unsigned shm_flags, int role)
 {
 	unsigned caps = IPCX__SHM_BASE_CAPS;
-	if (m->pattern == IPCX__SHM_QUEUE)
+	if (pattern == IPCX__SHM_QUEUE)
 		caps |= IPCX__SHM_MANY;
-	if (m->pattern == IPCX__SHM_MPSC)
+	if (pattern == IPCX__SHM_MPSC)
 		caps |= IPCX_CAP_MANY_SENDERS;
-	if (m->pattern == IPCX__SHM_BROADCAST)
+	if (pattern == IPCX__SHM_BROADCAST)
 		caps = (caps & ~(unsigned)IPCX_CAP_TYPED) | IPCX_CAP_BROADCAST |
 		       IPCX_CAP_MANY_SENDERS;
-	if (m->flags & IPCX__SHM_OVERWRITE)
+	if (shm_flags & IPCX__SHM_OVERWRITE)
 		caps &= ~(unsigned)(IPCX_CAP_RELIABLE | IPCX_CAP_FLOW_CONTROL);
-	if (m->flags & IPCX__SHM_RENDEZVOUS)
+	if (shm_flags & IPCX__SHM_RENDEZVOUS)
 		caps |= IPCX_CAP_RENDEZVOUS;
 	/* A sender of an unbounded queue never waits for room. */
-	if (m->flags & IPCX__SHM_UNBOUNDED)
+	if (shm_flags & IPCX__SHM_UNBOUNDED)
 		caps &= ~(unsigned)IPCX_CAP_FLOW_CONTROL;
-	if (flags & IPCX_RECV)
+	if (role & IPCX_RECV)
 		caps |= IPCX_CAP_POLLABLE;
 	return caps;
 }
@@ -185,7 +184,7 @@ static int ipcx__shm_open(ipcx_chan **out, const struct ipcx__url *u, int flags,
 		free(c);
 		return rc;
 	}
-	c->base.caps.flags = ipcx__shm_caps(&c->map, flags);
+	c->base.caps.flags = ipcx__shm_caps(c->map.pattern, c->map.flags, flags);
 	c->base.caps.max_msg = c->map.max_msg;
 	c->base.caps.capacity = ipcx__shm_capacity(&c->map);
 	c->base.max_msg_limit = "the queue's maxmsg";

@@ -240,6 +240,12 @@ if has_transport shm; then
 	ls_json
 	expect_field "$mpsc_url" messages 3
 	expect_field "$mpsc_url" pattern mpsc
+	# The queue's own capabilities: many senders, one receiver.
+	case "$(field "$mpsc_url" caps)" in
+	*many-receivers*) fail "ls --json gives $mpsc_url many-receivers: $(field "$mpsc_url" caps)" ;;
+	*many-senders*) ;;
+	*) fail "ls --json gives $mpsc_url no many-senders: $(field "$mpsc_url" caps)" ;;
+	esac
 	grep -q "ipcx-inv-mpsc-$$#" "$T/ls.json" && fail "ls lists the lanes of $mpsc_url: $(cat "$T/ls.json")"
 	ls /dev/shm | grep -q "ipcx.ipcx-inv-mpsc-$$#0" || fail "no lane file for $mpsc_url"
 	run "$IPCX" rm "$mpsc_url"

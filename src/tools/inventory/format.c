@@ -44,10 +44,10 @@ const char *inv_format_time(long long t, char *buf, size_t size)
 
 bool inv_format_caps(const struct inv_obj *o, char *buf, size_t size)
 {
-	struct ipcx_caps caps;
+	struct ipcx_caps caps = {.flags = o->caps};
 	size_t used = 0;
 	buf[0] = '\0';
-	if (ipcx_transport_caps(o->kind->name, &caps) < 0)
+	if (!caps.flags && ipcx_transport_caps(o->kind->name, &caps) < 0)
 		return false;
 	for (unsigned bit = 0; bit < sizeof(caps.flags) * CHAR_BIT; bit++) {
 		const char *name = ipcx_cap_name(1u << bit);

@@ -57,6 +57,7 @@ struct inv_obj {
 	pid_t holders[INV_MAX_HOLDERS];
 	int peers;        /* open channels of an ipcx shm queue (peer slots in use), or -1 */
 	char pattern[32]; /* an ipcx shm queue's pattern ("queue", "spsc+rendezvous"), or "" */
+	unsigned caps;    /* an ipcx shm queue's own capability flags; 0: its transport's */
 	bool registered; /* ipcx's registry knows it */
 	bool lasting;    /* made to outlive its creator */
 	enum inv_state state;

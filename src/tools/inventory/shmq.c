@@ -233,6 +233,7 @@ bool inv_shm_read(struct inv_obj *o)
 		o->messages = o->size = -1;
 	o->peers = inv_shm_count_peers(fd, &h);
 	inv_shm_pattern_name(&h, o->pattern, sizeof(o->pattern));
+	o->caps = ipcx__shm_caps(h.pattern, h.flags, IPCX_SEND | IPCX_RECV);
 	o->creator = (struct inv_pid_time){h.creator_pid, h.created_ns / ns};
 	o->last_send = (struct inv_pid_time){h.last_sender_pid, h.last_send_ns / ns};
 	o->last_recv = (struct inv_pid_time){h.last_receiver_pid, h.last_recv_ns / ns};
