@@ -240,6 +240,17 @@ static void test_one_to_one_kill_at_random(void)
 	run("cap=8KiB&maxmsg=1KiB&pattern=spsc", roles, 2, 40000, 100);
 }
 
+/*
+ * A queue with one sender and one receiver: both hold their leases (they
+ * reserve with plain stores and receive without claims) when they are
+ * killed, and their successors take the leases over.
+ */
+static void test_queue_one_each_kill_at_random(void)
+{
+	struct role roles[] = {{.is_sender = 1}, {0}};
+	run("cap=8KiB&maxmsg=1KiB", roles, 2, 40000, 100);
+}
+
 /* Three senders in lanes of their own and one receiver, killed and restarted at random. */
 static void test_mpsc_kill_at_random(void)
 {
@@ -272,6 +283,7 @@ static const struct test_case tests[] = {
 	{"kill_at_random", test_kill_at_random},
 	{"one_to_one_kill_at_random", test_one_to_one_kill_at_random},
 	{"lease_churn", test_lease_churn},
+	{"queue_one_each_kill_at_random", test_queue_one_each_kill_at_random},
 	{"mpsc_kill_at_random", test_mpsc_kill_at_random},
 };
 
