@@ -2,7 +2,9 @@
  * test_shm_tsan.c - the shm engine under ThreadSanitizer: sender and
  * receiver threads, each with its own peer handle on one mapping, stream
  * messages with ids and checksums through a small queue (copy calls and
- * loans, selector 0 and typed receives). Every message must arrive exactly
+ * loans, selector 0 and typed receives): 3 senders and 3 receivers, then
+ * one of each on a queue (the sole-sender and sole-receiver leases) and on
+ * a one-to-one queue. Every message must arrive exactly
  * once, and TSan must find no data race in the engine's protocol.
  *
  * Built against the engine sources directly (not the library), with
@@ -130,32 +132,52 @@ static void *receiver(void *arg)
 	return NULL;
 }
 
-int main(void)
+/*
+ * One stream: the pattern, senders sender threads and a receiver thread
+ * per selector. Returns 1 when a message was lost, duplicated or corrupt.
+ */
+static int run(const char *what, unsigned pattern, int senders, const long *selectors,
+	       int receivers)
 {
 	char name[64];
 	snprintf(name, sizeof(name), "shmtsan-%d", (int)getpid());
-	struct ipcx__shm_params p = {.cap = 4096, .max_msg = 512, .mode = 0600};
+	struct ipcx__shm_params p = {.cap = 4096, .max_msg = 512, .mode = 0600, .pattern = pattern};
 	int rc = ipcx__shm_map_create(&map, name, &p);
 	if (rc < 0)
 		die("create", rc);
 	ipcx__shm_unlink(name); /* the mapping stays; nothing is left behind */
+	for (unsigned id = 0; id < TOTAL; id++)
+		atomic_store(&seen[id], 0);
+	atomic_store(&received, 0);
+	atomic_store(&bad, 0);
+	atomic_store(&senders_done, 0);
 	pthread_t s[SENDERS], r[RECEIVERS];
-	static const long selectors[RECEIVERS] = {0, 0, -2};
-	for (int i = 0; i < RECEIVERS; i++)
+	for (int i = 0; i < receivers; i++)
 		pthread_create(&r[i], NULL, receiver, (void *)(intptr_t)selectors[i]);
-	for (int i = 0; i < SENDERS; i++)
+	for (int i = 0; i < senders; i++)
 		pthread_create(&s[i], NULL, sender, (void *)(uintptr_t)i);
-	for (int i = 0; i < SENDERS; i++)
+	for (int i = 0; i < senders; i++)
 		pthread_join(s[i], NULL);
 	atomic_store(&senders_done, 1);
-	for (int i = 0; i < RECEIVERS; i++)
+	for (int i = 0; i < receivers; i++)
 		pthread_join(r[i], NULL);
 	ipcx__shm_map_close(&map);
-	unsigned dup = 0, lost = 0;
-	for (unsigned id = 0; id < TOTAL; id++) {
+	unsigned dup = 0, lost = 0, total = (unsigned)senders * PER_SENDER;
+	for (unsigned id = 0; id < total; id++) {
 		dup += seen[id] > 1;
 		lost += seen[id] == 0;
 	}
-	printf("%u received, %u lost, %u duplicated, %u corrupt\n", received, lost, dup, bad);
+	printf("%s: %u received, %u lost, %u duplicated, %u corrupt\n", what, received, lost, dup,
+	       bad);
 	return dup || lost || bad ? 1 : 0;
+}
+
+int main(void)
+{
+	static const long three[RECEIVERS] = {0, 0, -2}, one[1] = {0};
+	int failed = run("queue, 3 x 3", IPCX__SHM_QUEUE, SENDERS, three, RECEIVERS);
+	/* One of each: both hold their leases (plain reservations, no claims). */
+	failed |= run("queue, 1 x 1", IPCX__SHM_QUEUE, 1, one, 1);
+	failed |= run("spsc", IPCX__SHM_SPSC, 1, one, 1);
+	return failed;
 }
