@@ -400,11 +400,16 @@ static void recv_is(ipcx_chan *rx, const char *want, int timeout_ms)
  * inside a receive, and the lease returns when one receiver is left. The
  * same for the sole-sender lease.
  */
-static void test_queue_lease(void)
+static void need_leases(void)
 {
 	long cmds = syscall(SYS_membarrier, MEMBARRIER_CMD_QUERY, 0, 0);
 	if (cmds < 0 || !(cmds & MEMBARRIER_CMD_GLOBAL_EXPEDITED))
 		SKIP("no membarrier(MEMBARRIER_CMD_GLOBAL_EXPEDITED) here: queues grant no lease");
+}
+
+static void test_queue_lease(void)
+{
+	need_leases();
 	char url[256];
 	new_queue(url, sizeof(url), "cap=16KiB&maxmsg=256");
 	ipcx_chan *tx = open_ok(url, IPCX_SEND | IPCX_CREATE);
@@ -462,6 +467,65 @@ static void test_queue_lease(void)
 	ipcx_close(tx);
 	close(ready[0]);
 	close(ready[1]);
+}
+
+/*
+ * Fills the empty 1 KiB ring of a queue through tx with 4-byte messages
+ * (32-byte records: exactly 32 fit when every record before was given
+ * back) and drains it through a and b in turn, each message once.
+ */
+static void fill_and_drain(ipcx_chan *tx, ipcx_chan *a, ipcx_chan *b)
+{
+	unsigned sent = 0, v;
+	while (ipcx_send(tx, &sent, sizeof(sent), 1, 0) == 0)
+		sent++;
+	CHECK(sent == 1024 / 32);
+	for (unsigned i = 0; i < sent; i++) {
+		CHECK_RC(ipcx_recv(i % 2 ? b : a, &v, sizeof(v), 0, NULL, 0), sizeof(v));
+		CHECK(v == i);
+	}
+	CHECK_RC(ipcx_recv(a, &v, sizeof(v), 0, NULL, 0), -ENOMSG);
+	CHECK_RC(ipcx_recv(b, &v, sizeof(v), 0, NULL, 0), -ENOMSG);
+}
+
+/*
+ * A receive loan the lease holder took (without a claim's compare-and-swap)
+ * stays its own when a second receiver takes the lease away: that one
+ * skips it, and the release, whether the lease is gone or back by then,
+ * gives its room back.
+ */
+static void test_queue_lease_loan(void)
+{
+	need_leases();
+	char url[256];
+	new_queue(url, sizeof(url), "cap=1KiB&maxmsg=100");
+	ipcx_chan *tx = open_ok(url, IPCX_SEND | IPCX_CREATE);
+	ipcx_chan *rx1 = open_ok(url, IPCX_RECV);
+	CHECK(lease_of(url) != 0);
+	for (int round = 0; round < 2; round++) {
+		CHECK_RC(ipcx_send(tx, "m0", 2, 1, 0), 0);
+		CHECK_RC(ipcx_send(tx, "m1", 2, 1, 0), 0);
+		const void *loan;
+		CHECK_RC(ipcx_recv_loan(rx1, &loan, 0, NULL, 0), 2);
+		CHECK(memcmp(loan, "m0", 2) == 0);
+		ipcx_chan *rx2 = open_ok(url, IPCX_RECV);
+		recv_is(rx2, "m1", 1000); /* takes the lease away, passing the loaned m0 */
+		CHECK(lease_of(url) == 0);
+		char buf[8];
+		CHECK_RC(ipcx_recv(rx2, buf, sizeof(buf), 0, NULL, 0), -ENOMSG);
+		if (round == 1) {
+			ipcx_close(rx2); /* the lease comes back to rx1 before it releases */
+			CHECK(lease_of(url) != 0);
+			rx2 = open_ok(url, IPCX_RECV);
+		}
+		CHECK(memcmp(loan, "m0", 2) == 0);
+		CHECK_RC(ipcx_release(rx1), 0);
+		fill_and_drain(tx, rx1, rx2);
+		ipcx_close(rx2);
+		CHECK(lease_of(url) != 0);
+	}
+	ipcx_close(rx1);
+	ipcx_close(tx);
 }
 
 /* How many lanes of the mpsc queue behind url exist in /dev/shm. */
@@ -1659,6 +1723,7 @@ static const struct test_case tests[] = {
 	{"options", test_options},
 	{"spsc_one_each", test_spsc_one_each},
 	{"queue_lease", test_queue_lease},
+	{"queue_lease_loan", test_queue_lease_loan},
 	{"mpsc_lanes", test_mpsc_lanes},
 	{"mpsc_typed", test_mpsc_typed},
 	{"mpsc_dead_sender", test_mpsc_dead_sender},

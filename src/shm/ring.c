@@ -766,9 +766,32 @@ static int ipcx__sole_dry(struct ipcx__shmq *q, uint64_t pos)
 	return -EAGAIN;
 }
 
-/* Copies the committed record at pos out to buf and releases it. */
-static int ipcx__sole_copy(struct ipcx__shmq *q, struct ipcx__shm_rec *rec, uint64_t pos,
-			   uint64_t span, void *buf, size_t size, struct ipcx__claim *c)
+/*
+ * Gives back the record at pos that the sole receiver took: marks it
+ * released and moves past it, telling senders in batches.
+ */
+static void ipcx__sole_done(struct ipcx__shmq *q, struct ipcx__shm_rec *rec, uint64_t pos,
+			    uint64_t span)
+{
+	atomic_store_explicit(&rec->state, ipcx__st(pos, 0, IPCX__ST_RELEASED),
+			      memory_order_release);
+	q->sole_pos = pos + span;
+	if (q->sole_pos - q->sole_pub >= ipcx__batch(q->map) ||
+	    ipcx__shmq_waiting(q->map, IPCX__WAIT_SEND))
+		ipcx__shmq_publish(q);
+}
+
+/*
+ * Takes the committed record at pos: copies it out to buf and gives it
+ * back, or, for a receive loan (buf NULL), marks it claimed by slot claim
+ * ci, as any receiver's claim, so that a receiver taking the lease over
+ * skips it and a reaper releases it if we die holding it. The loan's
+ * release gives it back (ipcx__shmq_release); until then the position
+ * stays on it, so that nothing published passes it.
+ */
+static int ipcx__sole_take_at(struct ipcx__shmq *q, struct ipcx__shm_rec *rec, uint64_t pos,
+			      uint64_t span, void *buf, size_t size, unsigned ci,
+			      struct ipcx__claim *c)
 {
 	uint32_t len = atomic_load_explicit(&rec->len, memory_order_relaxed);
 	int64_t type = atomic_load_explicit(&rec->type, memory_order_relaxed);
@@ -777,6 +800,16 @@ static int ipcx__sole_copy(struct ipcx__shmq *q, struct ipcx__shm_rec *rec, uint
 	if (len > size)
 		return ipcx__fail(-EMSGSIZE, "message of %u bytes does not fit a buffer of %zu",
 				  len, size);
+	*c = (struct ipcx__claim){
+	    .pos = pos, .len = len, .span = (uint32_t)span, .type = (long)type, .copied = buf != NULL};
+	if (!buf) {
+		atomic_store_explicit(&q->me->claim[ci], pos + 1, memory_order_relaxed);
+		atomic_store_explicit(&rec->state, ipcx__st(pos, q->slot, IPCX__ST_CLAIMED),
+				      memory_order_release);
+		q->sole_pos = pos;
+		q->loan_sole = true;
+		return 1;
+	}
 	/*
 	 * Records known to be written lie ahead (below the tail last read):
 	 * fetch a few lines early. Many senders to one receiver, 8 -> 1 on 16
@@ -785,24 +818,17 @@ static int ipcx__sole_copy(struct ipcx__shmq *q, struct ipcx__shm_rec *rec, uint
 	if (pos + span + IPCX__PREFETCH_AHEAD < q->tail_cache)
 		__builtin_prefetch(q->map->ring + ((pos + span + IPCX__PREFETCH_AHEAD) & q->map->mask));
 	memcpy(buf, ipcx__shmq_payload(rec), len);
-	atomic_store_explicit(&rec->state, ipcx__st(pos, 0, IPCX__ST_RELEASED),
-			      memory_order_release);
-	q->sole_pos = pos + span;
-	if (q->sole_pos - q->sole_pub >= ipcx__batch(q->map) ||
-	    ipcx__shmq_waiting(q->map, IPCX__WAIT_SEND))
-		ipcx__shmq_publish(q);
-	*c = (struct ipcx__claim){
-	    .pos = pos, .len = len, .span = (uint32_t)span, .type = (long)type, .copied = true};
+	ipcx__sole_done(q, rec, pos, span);
 	return 1;
 }
 
 /*
  * One attempt of the sole receiver: 1 with the next message copied into
- * buf and c filled, -EAGAIN when there is none (*stuck set when a record
+ * buf (or, buf NULL, lent from slot claim ci) and c filled, -EAGAIN when there is none (*stuck set when a record
  * it cannot read is next), -EMSGSIZE (the message stays next), -EPROTO.
  */
-static int ipcx__sole_take(struct ipcx__shmq *q, void *buf, size_t size, struct ipcx__claim *c,
-			   uint64_t *stuck)
+static int ipcx__sole_take(struct ipcx__shmq *q, void *buf, size_t size, unsigned ci,
+			   struct ipcx__claim *c, uint64_t *stuck)
 {
 	const struct ipcx__shm_map *m = q->map;
 	uint64_t seen, h = ipcx__head(q, &seen);
@@ -828,7 +854,7 @@ static int ipcx__sole_take(struct ipcx__shmq *q, void *buf, size_t size, struct 
 		if (!ipcx__stage_ok(st) || !ipcx__shmq_span_ok(m, h, span))
 			return ipcx__shmq_corrupt(h, "bad record");
 		if (stage == IPCX__ST_COMMITTED)
-			return ipcx__sole_copy(q, rec, h, span, buf, size, c);
+			return ipcx__sole_take_at(q, rec, h, span, buf, size, ci, c);
 		h += span;
 	}
 	return ipcx__shmq_corrupt(h, "endless chain of records");
@@ -942,8 +968,8 @@ static int ipcx__claim_once(struct ipcx__shmq *q, void *buf, size_t size, long s
 		*stuck = IPCX__LEASE_WAIT; /* sleep in slices: the holder may die */
 		return -EAGAIN; /* another receiver holds the lease: wait for it to go */
 	}
-	if (lease > 0 && buf && selector == 0 && !q->loan_recv)
-		return ipcx__sole_take(q, buf, size, c, stuck);
+	if (lease > 0 && selector == 0 && !q->loan_recv)
+		return ipcx__sole_take(q, buf, size, ci, c, stuck);
 	int rc = selector == 0 ? ipcx__claim_head(q, size, ci, c, stuck)
 			       : ipcx__claim_typed(q, size, selector, ci, c, stuck);
 	if (rc == -EAGAIN)
@@ -1110,11 +1136,31 @@ ssize_t ipcx__shmq_take(struct ipcx__shmq *q, void *buf, size_t size, const void
 	return n;
 }
 
+/*
+ * A loan the sole receiver took is given back as it took it, without a
+ * fence, while it still is the sole receiver; a holder that lost the lease
+ * since gives it back as any receiver.
+ */
 int ipcx__shmq_release(struct ipcx__shmq *q)
 {
 	if (!q->loan_recv)
 		return ipcx__fail(-EINVAL, "release without a loaned message");
 	uint64_t pos = q->loan_recv - 1;
+	bool sole = q->loan_sole;
 	q->loan_recv = 0;
-	return ipcx__release_rec(q, pos, 1);
+	q->loan_sole = false;
+	if (!sole)
+		return ipcx__release_rec(q, pos, 1);
+	ipcx__shmq_lease_enter(q, IPCX_RECV);
+	int rc = ipcx__sole_receiver(q) ? 1 : ipcx__shmq_lease_check(q, IPCX_RECV);
+	if (rc > 0) {
+		struct ipcx__shm_rec *rec = ipcx__shmq_rec(q->map, pos);
+		atomic_store_explicit(&q->me->claim[1], 0, memory_order_relaxed);
+		ipcx__sole_done(q, rec, pos, atomic_load_explicit(&rec->span, memory_order_relaxed));
+		rc = 0;
+	} else {
+		rc = ipcx__release_rec(q, pos, 1);
+	}
+	ipcx__shmq_lease_leave(q, IPCX_RECV);
+	return rc;
 }

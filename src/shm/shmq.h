@@ -66,6 +66,7 @@ struct ipcx__shmq {
 	uint64_t loan_send;  /* position + 1 of an uncommitted send loan, 0 = none */
 	uint64_t loan_send_end;
 	uint64_t loan_recv;  /* position + 1 of an unreleased receive loan */
+	bool loan_sole;      /* that loan was taken as the sole receiver (ring.c) */
 	uint64_t sole_pos;   /* a sole receiver's next position (ring.c), 0 = not yet known */
 	uint64_t sole_pub;   /* the position it last published as head and rel */
 	bool walk_owed;      /* released records wait for a walk of rel (ring.c) */
