@@ -1569,6 +1569,78 @@ static void test_broadcast_two_senders(void)
 	ipcx_close(keep);
 }
 
+/*
+ * policy=block: subscribers joining while the only sender streams into a
+ * small ring (holding the sole-sender lease, so its tail moves by a plain
+ * store) hear every message from the one they joined at, with no gap; a
+ * second sender takes the lease away and both are heard.
+ */
+static void test_broadcast_join_streaming(void)
+{
+	enum { JOINERS = 24, EACH = 3000 };
+	char url[256];
+	new_queue(url, sizeof(url), "cap=1KiB&maxmsg=64&pattern=broadcast");
+	ipcx_close(open_ok(url, IPCX_SEND | IPCX_CREATE));
+	long cmds = syscall(SYS_membarrier, MEMBARRIER_CMD_QUERY, 0, 0);
+	bool leases = cmds >= 0 && (cmds & MEMBARRIER_CMD_GLOBAL_EXPEDITED);
+	int stop[2];
+	CHECK(pipe(stop) == 0);
+	pid_t sender = fork();
+	if (sender == 0) {
+		ipcx_chan *tx = open_ok(url, IPCX_SEND);
+		CHECK(!leases || send_lease_of(url) != 0);
+		close(stop[1]);
+		CHECK(fcntl(stop[0], F_SETFL, O_NONBLOCK) == 0);
+		char c;
+		for (uint64_t i = 0;; i++) {
+			CHECK_RC(ipcx_send(tx, &i, sizeof(i), 1, 5000), 0);
+			if (i % 256 == 0 && read(stop[0], &c, 1) == 0)
+				_exit(0);
+		}
+	}
+	close(stop[0]);
+	pid_t joiner[JOINERS];
+	for (int k = 0; k < JOINERS; k++) {
+		joiner[k] = fork();
+		if (joiner[k] == 0) {
+			usleep((useconds_t)(k % 4) * 700);
+			ipcx_chan *rx = open_ok(url, IPCX_RECV);
+			uint64_t v, prev = 0;
+			for (unsigned i = 0; i < EACH; i++) {
+				CHECK_RC(ipcx_recv(rx, &v, sizeof(v), 0, NULL, 5000), sizeof(v));
+				if (i > 0 && v != prev + 1) {
+					fprintf(stderr, "joiner %d: %llu after %llu\n", k,
+						(unsigned long long)v, (unsigned long long)prev);
+					_exit(1);
+				}
+				prev = v;
+			}
+			_exit(0);
+		}
+		if (k % 4 == 3) /* four at a time, joining at different moments */
+			for (int j = k - 3; j <= k; j++)
+				CHECK(wait_child(joiner[j]) == 0);
+	}
+	close(stop[1]);
+	CHECK(wait_child(sender) == 0);
+	/* A second sender: the lease goes, and a subscriber hears both. */
+	ipcx_chan *tx = open_ok(url, IPCX_SEND);
+	CHECK(!leases || send_lease_of(url) != 0);
+	ipcx_chan *rx = open_ok(url, IPCX_RECV), *tx2 = open_ok(url, IPCX_SEND);
+	CHECK_RC(ipcx_send(tx2, "b", 1, 2, 0), 0);
+	CHECK(send_lease_of(url) == 0);
+	CHECK_RC(ipcx_send(tx, "a", 1, 1, 0), 0);
+	char got[8];
+	long type;
+	CHECK_RC(ipcx_recv(rx, got, sizeof(got), 0, &type, 0), 1);
+	CHECK(got[0] == 'b' && type == 2);
+	CHECK_RC(ipcx_recv(rx, got, sizeof(got), 0, &type, 0), 1);
+	CHECK(got[0] == 'a' && type == 1);
+	ipcx_close(rx);
+	ipcx_close(tx2);
+	ipcx_close(tx);
+}
+
 /* ---- unbounded queues ---------------------------------------------- */
 
 #define UNB_MSG (64u * 1024u)
@@ -1703,6 +1775,7 @@ static void test_unbounded_enomem(void)
 
 static const struct test_case tests[] = {
 	{"broadcast_two_senders", test_broadcast_two_senders},
+	{"broadcast_join_streaming", test_broadcast_join_streaming},
 	{"broadcast_dead_subscriber", test_broadcast_dead_subscriber},
 	{"broadcast_dead_mover", test_broadcast_dead_mover},
 	{"broadcast_block", test_broadcast_block},

@@ -167,12 +167,38 @@ static bool ipcx__bc_move_subs(struct ipcx__shmq *q, uint64_t r, uint64_t next, 
 	return true;
 }
 
+/* The lowest subscriber position: every record that ends at or below it was read by all. */
+static uint64_t ipcx__bc_lowest(const struct ipcx__shm_map *m)
+{
+	uint64_t low = UINT64_MAX;
+	for (unsigned i = 0; i < m->max_peers; i++) {
+		uint64_t sub = atomic_load(&m->slots[i].sub);
+		if (sub && sub - 1 < low)
+			low = sub - 1;
+	}
+	return low;
+}
+
+/*
+ * Moves rel up to want, and on over what every subscriber has read, up to
+ * a batch further, so that the next sends find room without looking at
+ * the subscribers again. The tail is read before the subscribers: a
+ * subscriber our scan misses joined after that (ipcx__shmq_bc_join), at
+ * a tail no lower, and we reclaim nothing at or past it. The fence first:
+ * the holder of the sole-sender lease moves the tail with a plain store
+ * (lease.c), and our store of the tail must be visible before we read the
+ * subscribers, as the compare-and-swap of many senders makes it: either
+ * a joining subscriber sees our tail and joins past it, or we see it.
+ */
 int ipcx__shmq_bc_reclaim(struct ipcx__shmq *q, uint64_t want, uint64_t *stuck)
 {
 	struct ipcx__shm_hdr *h = q->hdr;
+	atomic_thread_fence(memory_order_seq_cst);
+	uint64_t t = atomic_load(&h->tail), low = ipcx__bc_lowest(q->map);
+	uint64_t ahead = want + ipcx__shmq_batch(q->map);
 	for (uint64_t n = 0; n <= q->map->ring_size / 8; n++) {
-		uint64_t r = atomic_load(&h->rel), t = atomic_load(&h->tail);
-		if (r >= want || r >= t)
+		uint64_t r = atomic_load(&h->rel);
+		if (r >= t || r >= ahead || (r >= want && r >= low))
 			return 0;
 		uint64_t next = r;
 		bool msg;
@@ -183,7 +209,10 @@ int ipcx__shmq_bc_reclaim(struct ipcx__shmq *q, uint64_t want, uint64_t *stuck)
 			return rc;
 		if (rc > 0 && next > t)
 			return ipcx__shmq_corrupt(r, "record runs past the tail");
-		if (rc == 0 || !ipcx__bc_move_subs(q, r, next, msg)) {
+		bool read_by_all = rc > 0 && next <= low;
+		if (!read_by_all && r >= want)
+			return 0; /* room enough: the rest waits for its readers */
+		if (rc == 0 || (!read_by_all && !ipcx__bc_move_subs(q, r, next, msg))) {
 			*stuck = r;
 			return 0;
 		}
@@ -306,17 +335,17 @@ int ipcx__shmq_bc_take(struct ipcx__shmq *q, void *buf, size_t size, struct ipcx
 		if (sub == 0)
 			return ipcx__shmq_corrupt(0, "subscriber without a position");
 		uint64_t pos = sub - 1;
-		if (pos >= q->tail_cache) {
-			q->tail_cache = atomic_load_explicit(&q->hdr->tail, memory_order_acquire);
-			if (pos >= q->tail_cache)
-				return -EAGAIN;
-		}
+		/* The record before the tail, as a queue's receiver looks (ring.c, ipcx__state_at). */
 		struct ipcx__shm_rec *rec = ipcx__shmq_rec(m, pos);
-		if (!rec) {
-			ipcx__bc_step(q, pos, pos + ipcx__shmq_room(m, pos), false);
-			continue;
+		uint64_t st = rec ? atomic_load_explicit(&rec->state, memory_order_acquire) : 0;
+		if (!rec || !ipcx__st_is_at(st, pos)) {
+			if (!ipcx__shmq_below_tail(q, pos))
+				return -EAGAIN;
+			if (!rec) {
+				ipcx__bc_step(q, pos, pos + ipcx__shmq_room(m, pos), false);
+				continue;
+			}
 		}
-		uint64_t st = atomic_load_explicit(&rec->state, memory_order_acquire);
 		uint64_t r = atomic_load(&q->hdr->rel);
 		if (r > pos) {
 			/* Reclaimed under us, unless a sender moved us on (and counted it). */

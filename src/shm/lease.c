@@ -1,6 +1,6 @@
 /*
  * lease.c - the sole-receiver and sole-sender leases of a queue
- * (pattern=queue).
+ * (pattern=queue), and the sole-sender lease of a broadcast queue.
  *
  * A queue may have many receivers, so a receiver claims each message by
  * compare-and-swap on its state before it copies it out; and many senders,
@@ -46,9 +46,18 @@
 /* A peer waiting for a lease checks every this many looks whether its holder still lives. */
 #define IPCX__LEASE_LIVENESS 64u
 
-static bool ipcx__leasable(const struct ipcx__shm_map *m)
+/*
+ * Does a queue of m's kind have a lease for role? Senders of a broadcast
+ * queue too: they reserve as in a queue (broadcast.c reads the
+ * subscribers after a fence of its own where that needed the tail's
+ * compare-and-swap); its subscribers claim nothing anyway.
+ */
+static bool ipcx__leasable(const struct ipcx__shm_map *m, int role)
 {
-	return m->pattern == IPCX__SHM_QUEUE && !(m->flags & IPCX__SHM_RENDEZVOUS);
+	if (m->flags & IPCX__SHM_RENDEZVOUS)
+		return false;
+	return m->pattern == IPCX__SHM_QUEUE ||
+	       (m->pattern == IPCX__SHM_BROADCAST && role == IPCX_SEND);
 }
 
 static _Atomic uint64_t *ipcx__lease_word(struct ipcx__shm_hdr *h, int role)
@@ -99,15 +108,15 @@ static void ipcx__lease_settle_role(const struct ipcx__shm_map *m, int role)
 
 void ipcx__shmq_lease_settle(const struct ipcx__shm_map *m)
 {
-	if (!ipcx__leasable(m))
-		return;
-	ipcx__lease_settle_role(m, IPCX_RECV);
-	ipcx__lease_settle_role(m, IPCX_SEND);
+	if (ipcx__leasable(m, IPCX_RECV))
+		ipcx__lease_settle_role(m, IPCX_RECV);
+	if (ipcx__leasable(m, IPCX_SEND))
+		ipcx__lease_settle_role(m, IPCX_SEND);
 }
 
 void ipcx__shmq_lease_enter(struct ipcx__shmq *q, int role)
 {
-	if (!ipcx__leasable(q->map))
+	if (!ipcx__leasable(q->map, role))
 		return;
 	atomic_store_explicit(ipcx__lease_mark(q->me, role), 1, memory_order_relaxed);
 	ipcx__shmq_publisher_fence(); /* the mark before the look at the lease */
@@ -115,7 +124,7 @@ void ipcx__shmq_lease_enter(struct ipcx__shmq *q, int role)
 
 void ipcx__shmq_lease_leave(struct ipcx__shmq *q, int role)
 {
-	if (ipcx__leasable(q->map))
+	if (ipcx__leasable(q->map, role))
 		atomic_store_explicit(ipcx__lease_mark(q->me, role), 0, memory_order_release);
 }
 
@@ -167,7 +176,7 @@ static bool ipcx__lease_ask(struct ipcx__shmq *q, int role, uint64_t solo, int h
 
 int ipcx__shmq_lease_check(struct ipcx__shmq *q, int role)
 {
-	if (!ipcx__leasable(q->map))
+	if (!ipcx__leasable(q->map, role))
 		return 0;
 	uint64_t solo = atomic_load_explicit(ipcx__lease_word(q->hdr, role), memory_order_acquire);
 	int holder = ipcx__lease_slot(q->map, solo);

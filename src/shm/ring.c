@@ -28,7 +28,6 @@
  * enough that a sender at a full ring finds room again before it stops
  * spinning.
  */
-#define IPCX__RELEASE_BATCH ((uint64_t)16 << 10)
 /* The most a wait spins, after waits of its kind met while spinning (ipcx__waited). */
 #define IPCX__SPINS_MAX 65536u
 /*
@@ -272,15 +271,9 @@ static bool ipcx__sole_receiver(const struct ipcx__shmq *q)
 	return ipcx__one_to_one(q) && !(q->map->flags & IPCX__SHM_RENDEZVOUS);
 }
 
-/* Bytes of released records a receiver lets gather behind rel before it walks. */
-static uint64_t ipcx__batch(const struct ipcx__shm_map *m)
-{
-	return m->cap / 4 < IPCX__RELEASE_BATCH ? m->cap / 4 : IPCX__RELEASE_BATCH;
-}
-
 /*
  * Marks the claimed record at pos released. The walk that gives its room
- * to senders waits until IPCX__RELEASE_BATCH bytes lie between rel and the
+ * to senders waits until a batch of bytes (ipcx__shmq_batch) lies between rel and the
  * end of the record, or the receiver runs dry or leaves (ipcx__shmq_publish),
  * so that the rel cache line moves once a batch, not once a message; but
  * not while a sender sleeps for room. The release is published before the
@@ -296,7 +289,7 @@ static int ipcx__release_rec(struct ipcx__shmq *q, uint64_t pos, unsigned ci)
 			      ipcx__sole_receiver(q) ? memory_order_release : memory_order_seq_cst);
 	atomic_store_explicit(&q->me->claim[ci], 0, memory_order_relaxed);
 	uint64_t rel = atomic_load_explicit(&q->hdr->rel, memory_order_relaxed);
-	if (pos + span - rel < ipcx__batch(q->map) &&
+	if (pos + span - rel < ipcx__shmq_batch(q->map) &&
 	    !ipcx__shmq_waiting(q->map, IPCX__WAIT_SEND)) {
 		q->walk_owed = true;
 		return 0;
@@ -638,11 +631,7 @@ static int ipcx__claim_at(struct ipcx__shmq *q, struct ipcx__shm_rec *rec, uint6
 
 /* ---- looking at the head --------------------------------------------- */
 
-/*
- * Is pos below the tail? The cached tail answers when it can; the shared
- * one, which every send writes, is read only when it cannot.
- */
-static bool ipcx__below_tail_cached(struct ipcx__shmq *q, uint64_t pos)
+bool ipcx__shmq_below_tail(struct ipcx__shmq *q, uint64_t pos)
 {
 	if (pos < q->tail_cache)
 		return true;
@@ -662,7 +651,7 @@ static bool ipcx__below_tail_cached(struct ipcx__shmq *q, uint64_t pos)
  */
 static uint64_t ipcx__state_at(struct ipcx__shmq *q, struct ipcx__shm_rec *rec, uint64_t pos)
 {
-	if (!rec || ((q->map->flags & IPCX__SHM_UNBOUNDED) && !ipcx__below_tail_cached(q, pos)))
+	if (!rec || ((q->map->flags & IPCX__SHM_UNBOUNDED) && !ipcx__shmq_below_tail(q, pos)))
 		return 0;
 	return atomic_load_explicit(&rec->state, memory_order_acquire);
 }
@@ -681,7 +670,7 @@ static int ipcx__claim_head(struct ipcx__shmq *q, size_t size, unsigned ci,
 		struct ipcx__shm_rec *rec = ipcx__shmq_rec(m, h);
 		uint64_t st = ipcx__state_at(q, rec, h);
 		if (!rec || !ipcx__st_is_at(st, h)) {
-			if (!ipcx__below_tail_cached(q, h))
+			if (!ipcx__shmq_below_tail(q, h))
 				return -EAGAIN;
 			if (!rec) {
 				ipcx__head_to(q, seen, h + ipcx__shmq_room(m, h));
@@ -724,7 +713,7 @@ static int ipcx__claim_head(struct ipcx__shmq *q, size_t size, unsigned ci,
  * holds the sole-receiver lease (lease.c): a plain receive (selector 0,
  * no receive loan held) takes a shorter path: it claims nothing, copies the
  * message out, marks the record released, and tells senders about the
- * room it freed (the head and release cursors) only once IPCX__RELEASE_BATCH
+ * room it freed (the head and release cursors) only once a batch (ipcx__shmq_batch)
  * bytes are free, when a sender sleeps for room, when it runs dry, or when
  * it leaves, like any receiver (ipcx__release_rec). What lies between rel
  * and its position is released records, which every walk skips: a
@@ -776,7 +765,7 @@ static void ipcx__sole_done(struct ipcx__shmq *q, struct ipcx__shm_rec *rec, uin
 	atomic_store_explicit(&rec->state, ipcx__st(pos, 0, IPCX__ST_RELEASED),
 			      memory_order_release);
 	q->sole_pos = pos + span;
-	if (q->sole_pos - q->sole_pub >= ipcx__batch(q->map) ||
+	if (q->sole_pos - q->sole_pub >= ipcx__shmq_batch(q->map) ||
 	    ipcx__shmq_waiting(q->map, IPCX__WAIT_SEND))
 		ipcx__shmq_publish(q);
 }
@@ -838,7 +827,7 @@ static int ipcx__sole_take(struct ipcx__shmq *q, void *buf, size_t size, unsigne
 		struct ipcx__shm_rec *rec = ipcx__shmq_rec(m, h);
 		uint64_t st = ipcx__state_at(q, rec, h);
 		if (!rec || !ipcx__st_is_at(st, h)) {
-			if (!ipcx__below_tail_cached(q, h))
+			if (!ipcx__shmq_below_tail(q, h))
 				return ipcx__sole_dry(q, h);
 			if (!rec) {
 				h += ipcx__shmq_room(m, h);

@@ -354,6 +354,18 @@ int ipcx__shmq_await(struct ipcx__shmq *q, struct ipcx__attempt *a, struct ipcx_
  */
 long ipcx__shmq_peek_type(struct ipcx__shmq *q, long selector);
 
+/*
+ * Room given back in one go: a receiver lets this many bytes of released
+ * records gather behind rel before it walks them (ring.c), and a broadcast
+ * sender reclaims this far ahead of what it needs (broadcast.c), so that
+ * the rel cache line moves once a batch, not once a message.
+ */
+static inline uint64_t ipcx__shmq_batch(const struct ipcx__shm_map *m)
+{
+	const uint64_t most = (uint64_t)16 << 10;
+	return m->cap / 4 < most ? m->cap / 4 : most;
+}
+
 /* Bytes from pos to the end of the ring. */
 static inline uint64_t ipcx__shmq_room(const struct ipcx__shm_map *m, uint64_t pos)
 {
@@ -382,6 +394,13 @@ int ipcx__shmq_corrupt(uint64_t pos, const char *what);
  * moves the release cursor over released records and pads.
  */
 struct ipcx__shm_rec *ipcx__shmq_rec(const struct ipcx__shm_map *m, uint64_t pos);
+
+/*
+ * Is pos below the tail? A receiver's cached tail answers when it can; the
+ * shared one, which every send writes, is read only when it cannot, and
+ * not at all while the receiver spins (it looks at the record instead).
+ */
+bool ipcx__shmq_below_tail(struct ipcx__shmq *q, uint64_t pos);
 int ipcx__shmq_advance_rel(struct ipcx__shmq *q);
 
 #endif /* IPCX_SHMQ_H */
