@@ -465,6 +465,9 @@ IPCX_API int ipcx_commit(ipcx_chan *ch, size_t len, long type);
  * message is ours alone until ipcx_release(); its room is not reused
  * before. A second ipcx_recv_loan() before the release fails with -EBUSY.
  * A receiver that dies holding a loan loses that message, never another.
+ * A broadcast subscriber (pattern=broadcast) stays on the message it holds,
+ * holding senders back as an unread message does; one of policy=overwrite
+ * cannot borrow (-ENOTSUP: a sender may overwrite what it reads).
  */
 IPCX_API ssize_t ipcx_recv_loan(ipcx_chan *ch, const void **buf, long selector, long *type,
 				int timeout_ms);

@@ -1641,6 +1641,77 @@ static void test_broadcast_join_streaming(void)
 	ipcx_close(tx);
 }
 
+/*
+ * policy=block subscribers read in place: a subscriber process takes
+ * every message on loan, intact, while the sender streams; a loan holds
+ * its message's room until the release; overwrite subscribers cannot
+ * borrow (a sender may overwrite what they read).
+ */
+static void test_broadcast_loans(void)
+{
+	enum { N = 3000 };
+	char url[256];
+	new_queue(url, sizeof(url), "cap=1KiB&maxmsg=200&pattern=broadcast");
+	ipcx_chan *tx = open_ok(url, IPCX_SEND | IPCX_CREATE);
+	int ready[2];
+	CHECK(pipe(ready) == 0);
+	pid_t pid = fork();
+	if (pid == 0) {
+		ipcx_chan *rx = open_ok(url, IPCX_RECV);
+		CHECK(write(ready[1], "r", 1) == 1);
+		unsigned char want[200];
+		for (unsigned i = 0; i < N; i++) {
+			const void *buf;
+			long type;
+			size_t len = fill_seq(want, i, sizeof(want));
+			CHECK_RC(ipcx_recv_loan(rx, &buf, 0, &type, 5000), len);
+			CHECK_RC(ipcx_recv_loan(rx, &buf, 0, &type, 0), -EBUSY);
+			if (i % 500 == 0)
+				usleep(2000); /* the sender waits: the loan holds its room */
+			CHECK(type == 1 + (long)(i % 3) && memcmp(buf, want, len) == 0);
+			CHECK_RC(ipcx_release(rx), 0);
+		}
+		_exit(0);
+	}
+	char c;
+	CHECK(read(ready[0], &c, 1) == 1);
+	unsigned char msg[200];
+	for (unsigned i = 0; i < N; i++)
+		CHECK_RC(ipcx_send(tx, msg, fill_seq(msg, i, sizeof(msg)), 1 + i % 3, 5000), 0);
+	CHECK(wait_child(pid) == 0);
+
+	ipcx_chan *rx = open_ok(url, IPCX_RECV);
+	unsigned sent = 0;
+	while (ipcx_send(tx, &sent, sizeof(sent), 1, 0) == 0)
+		sent++;
+	CHECK(sent > 2);
+	const void *loan;
+	CHECK_RC(ipcx_recv_loan(rx, &loan, 0, NULL, 0), sizeof(unsigned));
+	CHECK_RC(ipcx_send(tx, &sent, sizeof(sent), 1, 0), -EAGAIN); /* the loaned one's room is held */
+	CHECK(memcmp(loan, &(unsigned){0}, sizeof(unsigned)) == 0);
+	CHECK_RC(ipcx_release(rx), 0);
+	CHECK_RC(ipcx_send(tx, &sent, sizeof(sent), 1, 0), 0);
+	for (unsigned i = 1; i <= sent; i++) {
+		unsigned v;
+		CHECK_RC(ipcx_recv(rx, &v, sizeof(v), 0, NULL, 0), sizeof(v));
+		CHECK(v == i);
+	}
+	CHECK_RC(ipcx_send(tx, "x", 1, 1, 0), 0);
+	CHECK_RC(ipcx_recv_loan(rx, &loan, 0, NULL, 0), 1);
+	ipcx_close(rx); /* closing with a loan held releases it */
+	close(ready[0]);
+	close(ready[1]);
+	ipcx_close(tx);
+
+	new_queue(url, sizeof(url), "cap=1KiB&maxmsg=200&pattern=broadcast&policy=overwrite");
+	tx = open_ok(url, IPCX_SEND | IPCX_CREATE);
+	rx = open_ok(url, IPCX_RECV);
+	CHECK_RC(ipcx_send(tx, "x", 1, 1, 0), 0);
+	CHECK_RC(ipcx_recv_loan(rx, &loan, 0, NULL, 0), -ENOTSUP);
+	ipcx_close(rx);
+	ipcx_close(tx);
+}
+
 /* ---- unbounded queues ---------------------------------------------- */
 
 #define UNB_MSG (64u * 1024u)
@@ -1776,6 +1847,7 @@ static void test_unbounded_enomem(void)
 static const struct test_case tests[] = {
 	{"broadcast_two_senders", test_broadcast_two_senders},
 	{"broadcast_join_streaming", test_broadcast_join_streaming},
+	{"broadcast_loans", test_broadcast_loans},
 	{"broadcast_dead_subscriber", test_broadcast_dead_subscriber},
 	{"broadcast_dead_mover", test_broadcast_dead_mover},
 	{"broadcast_block", test_broadcast_block},

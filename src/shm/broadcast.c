@@ -244,17 +244,19 @@ static bool ipcx__bc_passed(struct ipcx__shmq *q, uint64_t pos)
 }
 
 /*
- * Copies the committed message at pos, whose state is st, into buf. 1 when
- * it is ours, 0 to look again (we were overtaken), -EMSGSIZE, -EPROTO.
+ * Reads and checks the header of the committed message at pos, whose
+ * state is st: 1 with out filled, 0 to look again (a sender reclaimed it
+ * meanwhile: what we read may be a newer record's), -EMSGSIZE when it is
+ * larger than size, -EPROTO.
  */
-static int ipcx__bc_copy(struct ipcx__shmq *q, struct ipcx__shm_rec *rec, uint64_t pos,
-			 uint64_t st, void *buf, size_t size, struct ipcx__shmq_msg *out)
+static int ipcx__bc_header(struct ipcx__shmq *q, struct ipcx__shm_rec *rec, uint64_t pos,
+			   uint64_t st, size_t size, struct ipcx__shmq_msg *out)
 {
 	uint32_t len = atomic_load_explicit(&rec->len, memory_order_acquire);
 	int64_t type = atomic_load_explicit(&rec->type, memory_order_acquire);
 	uint32_t span = atomic_load_explicit(&rec->span, memory_order_acquire);
 	if (ipcx__bc_passed(q, pos))
-		return 0; /* what we read may be a newer record's */
+		return 0;
 	bool ok = len <= q->map->max_msg && ipcx__shm_span(len) <= span && type >= 1 &&
 		  type <= LONG_MAX && ipcx__shmq_span_ok(q->map, pos, span);
 	if (!ok || len > size) {
@@ -265,18 +267,42 @@ static int ipcx__bc_copy(struct ipcx__shmq *q, struct ipcx__shm_rec *rec, uint64
 		return ipcx__fail(-EMSGSIZE, "message of %u bytes does not fit a buffer of %zu",
 				  len, size);
 	}
-	memcpy(buf, ipcx__shmq_payload(rec), len);
+	*out = (struct ipcx__shmq_msg){.len = len, .span = span, .type = (long)type, .pos = pos};
+	return 1;
+}
+
+/*
+ * Copies the committed message at pos, whose state is st, into buf, or
+ * lends it (buf NULL). 1 when it is ours, 0 to look again (we were
+ * overtaken), -EMSGSIZE, -EPROTO.
+ */
+static int ipcx__bc_copy(struct ipcx__shmq *q, struct ipcx__shm_rec *rec, uint64_t pos,
+			 uint64_t st, void *buf, size_t size, struct ipcx__shmq_msg *out)
+{
+	int rc = ipcx__bc_header(q, rec, pos, st, buf ? size : SIZE_MAX, out);
+	if (rc <= 0 || !buf)
+		return rc;
+	memcpy(buf, ipcx__shmq_payload(rec), out->len);
 	ipcx__read_fence();
 	if (ipcx__bc_passed(q, pos)) {
 		/* Overwritten while we copied; unless a sender moved us, we count it. */
 		ipcx__bc_step(q, pos, atomic_load(&q->hdr->rel), true);
 		return 0;
 	}
-	if (!ipcx__bc_step(q, pos, pos + span, false))
+	if (!ipcx__bc_step(q, pos, pos + out->span, false))
 		return 0;
-	out->len = len;
-	out->type = (long)type;
 	return 1;
+}
+
+int ipcx__shmq_bc_release(struct ipcx__shmq *q, uint64_t pos)
+{
+	/* A policy=block sender never reclaims a message we are on: the record is as we lent it. */
+	struct ipcx__shm_rec *rec = ipcx__shmq_rec(q->map, pos);
+	uint32_t span = rec ? atomic_load(&rec->span) : 0;
+	if (!rec || !ipcx__shmq_span_ok(q->map, pos, span))
+		return ipcx__shmq_corrupt(pos, "bad record under a receive loan");
+	ipcx__bc_step(q, pos, pos + span, false);
+	return 0;
 }
 
 /*

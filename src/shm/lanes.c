@@ -302,9 +302,8 @@ static ssize_t ipcx__lanes_await(struct ipcx__lanes_attempt *a, struct ipcx__dea
 ssize_t ipcx__shm_lanes_recv(struct ipcx__shm_lanes *l, void *buf, size_t size, long selector,
 			     long *type, struct ipcx__deadline d)
 {
-	static char none;
 	struct ipcx__lanes_attempt a = {
-	    .l = l, .buf = buf ? buf : &none, .size = size, .selector = selector, .type = type};
+	    .l = l, .buf = buf, .size = size, .selector = selector, .type = type};
 	return ipcx__lanes_await(&a, d);
 }
 

@@ -940,7 +940,7 @@ static int ipcx__claim_typed(struct ipcx__shmq *q, size_t size, long selector, u
 /*
  * One attempt at the message selector picks: 1 with c filled, -EAGAIN when
  * none, or an error. A broadcast subscriber claims nothing: its next
- * message is copied into buf at once.
+ * message is copied into buf at once, or lent.
  */
 static int ipcx__claim_once(struct ipcx__shmq *q, void *buf, size_t size, long selector,
 			    unsigned ci, struct ipcx__claim *c, uint64_t *stuck)
@@ -949,7 +949,9 @@ static int ipcx__claim_once(struct ipcx__shmq *q, void *buf, size_t size, long s
 	if (ipcx__broadcast(q)) {
 		struct ipcx__shmq_msg msg;
 		int rc = ipcx__shmq_bc_take(q, buf, size, &msg, stuck);
-		*c = (struct ipcx__claim){.len = msg.len, .type = msg.type, .copied = true};
+		*c = (struct ipcx__claim){
+		    .pos = msg.pos, .len = msg.len, .span = msg.span, .type = msg.type,
+		    .copied = buf != NULL};
 		return rc;
 	}
 	int lease = ipcx__sole_receiver(q) ? 1 : ipcx__shmq_lease_check(q, IPCX_RECV);
@@ -1088,8 +1090,9 @@ static int ipcx__loan_check(const struct ipcx__shmq *q)
 {
 	if (q->loan_recv)
 		return ipcx__fail(-EBUSY, "release the loaned message before taking another");
-	if (ipcx__broadcast(q))
-		return ipcx__fail(-ENOTSUP, "a broadcast subscriber copies messages out: use ipcx_recv");
+	if (ipcx__broadcast(q) && (q->map->flags & IPCX__SHM_OVERWRITE))
+		return ipcx__fail(-ENOTSUP, "a policy=overwrite subscriber copies messages out (a "
+					    "sender may overwrite one while it is read): use ipcx_recv");
 	return 0;
 }
 
@@ -1138,14 +1141,17 @@ int ipcx__shmq_release(struct ipcx__shmq *q)
 	bool sole = q->loan_sole;
 	q->loan_recv = 0;
 	q->loan_sole = false;
+	if (ipcx__broadcast(q))
+		return ipcx__shmq_bc_release(q, pos);
 	if (!sole)
 		return ipcx__release_rec(q, pos, 1);
 	ipcx__shmq_lease_enter(q, IPCX_RECV);
 	int rc = ipcx__sole_receiver(q) ? 1 : ipcx__shmq_lease_check(q, IPCX_RECV);
 	if (rc > 0) {
+		/* Released before the claim is cleared: a reaper finds one or the other. */
 		struct ipcx__shm_rec *rec = ipcx__shmq_rec(q->map, pos);
-		atomic_store_explicit(&q->me->claim[1], 0, memory_order_relaxed);
 		ipcx__sole_done(q, rec, pos, atomic_load_explicit(&rec->span, memory_order_relaxed));
+		atomic_store_explicit(&q->me->claim[1], 0, memory_order_relaxed);
 		rc = 0;
 	} else {
 		rc = ipcx__release_rec(q, pos, 1);

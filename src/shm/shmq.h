@@ -192,10 +192,11 @@ void ipcx__shmq_poll_forget(struct ipcx__shm_hdr *h, struct ipcx__shm_slot *s);
 
 /* ---- broadcast.c ----------------------------------------------------- */
 
-/* What a receive took: the payload's length and its type. */
+/* What a receive took: the payload's length and its type, and where its record lies. */
 struct ipcx__shmq_msg {
-	uint32_t len;
+	uint32_t len, span;
 	long type;
+	uint64_t pos;
 };
 
 /* ipcx__shmq_bc_join places a new subscriber at the tail: it reads what is sent from now on. */
@@ -211,10 +212,14 @@ int ipcx__shmq_bc_reclaim(struct ipcx__shmq *q, uint64_t want, uint64_t *stuck);
  * ipcx__shmq_bc_take copies the subscriber's next message into buf: 1 with
  * out filled, -EAGAIN when there is none (with *stuck set when an
  * unfinished record is next), -EOVERFLOW when messages were lost before
- * the next one (it stays next), -EMSGSIZE (it stays next), -EPROTO.
+ * the next one (it stays next), -EMSGSIZE (it stays next), -EPROTO. With
+ * buf NULL it lends the message instead (policy=block only): the
+ * subscriber stays on it, and no sender reclaims it, until
+ * ipcx__shmq_bc_release() moves it past the message at pos.
  */
 int ipcx__shmq_bc_take(struct ipcx__shmq *q, void *buf, size_t size, struct ipcx__shmq_msg *out,
 		       uint64_t *stuck);
+int ipcx__shmq_bc_release(struct ipcx__shmq *q, uint64_t pos);
 /*
  * ipcx__shmq_bc_forget_mover finishes what the dead sender in slot dead
  * may have left half done while overtaking a subscriber: adds the loss its
@@ -302,6 +307,8 @@ int ipcx__shmq_send(struct ipcx__shmq *q, const void *data, size_t len, long typ
  * ipcx__shmq_recv takes the message selector picks (System V rules) and
  * copies it to buf: its length, -ENOMSG (timeout 0) or -ETIMEDOUT when none
  * came, -EMSGSIZE when it is larger than size (it stays queued), -EPROTO.
+ * buf is never NULL here (NULL means a loan inside the engine), nor for
+ * ipcx__shm_lanes_recv.
  */
 ssize_t ipcx__shmq_recv(struct ipcx__shmq *q, void *buf, size_t size, long selector,
 			long *type, struct ipcx__deadline d);
