@@ -21,15 +21,15 @@
 /* Spins before a waiter goes to sleep, and attempts before a stuck position is checked for a dead owner. */
 #define IPCX__SPINS 512
 #define IPCX__STUCK_CHECK 256
-/*
- * A receiver gives the room it freed to senders once this much (or a
- * quarter of the capacity, when less) has gathered, or when it runs dry:
- * rarely enough that the release cursor's cache line seldom moves, often
- * enough that a sender at a full ring finds room again before it stops
- * spinning.
- */
 /* The most a wait spins, after waits of its kind met while spinning (ipcx__waited). */
 #define IPCX__SPINS_MAX 65536u
+/*
+ * A sleep shorter than this was a wait that spinning a little longer would
+ * have met (a wake-up costs both sides about as much on a VM); after such
+ * sleeps a wait spins longer, up to IPCX__SPINS_SHORT_MAX (ipcx__waited).
+ */
+#define IPCX__SHORT_SLEEP_NS (64 * 1000)
+#define IPCX__SPINS_SHORT_MAX 4096u
 /*
  * A receiver spinning for a message reads the shared tail only every this
  * many spins (ipcx__below_tail_cached): in between it waits on the next
@@ -153,6 +153,7 @@ struct ipcx__waiter {
 	unsigned spins;
 	unsigned spin_limit;
 	bool slept;
+	bool slept_long; /* a sleep of IPCX__SHORT_SLEEP_NS or more */
 	unsigned stuck_count;
 	uint64_t stuck_last;
 	struct ipcx__deadline d;
@@ -182,6 +183,8 @@ static int ipcx__sleep(struct ipcx__shmq *q, struct ipcx__waiter *w, uint32_t se
 	ipcx__shmq_wait_sleep(q, w->which, seq, until);
 	w->spins = 0;
 	w->slept = true;
+	if (ipcx__now_ns() - now >= IPCX__SHORT_SLEEP_NS)
+		w->slept_long = true;
 	return 0;
 }
 
@@ -411,18 +414,25 @@ static int ipcx__reserve_wait(struct ipcx__shmq *q, uint64_t span, struct ipcx__
 
 /*
  * A wait ended: one met while spinning lets the next wait of its kind
- * spin twice as long (up to IPCX__SPINS_MAX), one that had to sleep
+ * spin twice as long (up to IPCX__SPINS_MAX), one that had to sleep long
  * halves it (down to IPCX__SPINS). A peer that outruns a busy one then
  * spins through the other's batches instead of sleeping and being woken
  * for each (a wake-up costs both sides system calls, and a sleep a
  * barrier on every CPU, futex.c); one facing a peer that stays away soon
- * sleeps at once again.
+ * sleeps at once again. Only short sleeps let it spin twice as long too,
+ * up to IPCX__SPINS_SHORT_MAX: a wait a little longer than the spin (the
+ * answer to a large message, which takes tens of microseconds to copy)
+ * is then met spinning, not by a wake-up that costs as much again: a
+ * 1 MiB round trip on the 2-CPU VM took 145 us, now 77-80 us, as the
+ * hand-written ring's (docs/shm.md).
  */
 static void ipcx__waited(unsigned *budget, const struct ipcx__waiter *w)
 {
-	if (w->slept)
+	if (w->slept_long)
 		*budget = *budget / 2 > IPCX__SPINS ? *budget / 2 : IPCX__SPINS;
-	else if (w->spins && *budget < IPCX__SPINS_MAX)
+	else if (w->slept && *budget < IPCX__SPINS_SHORT_MAX)
+		*budget *= 2;
+	else if (!w->slept && w->spins && *budget < IPCX__SPINS_MAX)
 		*budget *= 2;
 }
 
