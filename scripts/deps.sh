@@ -2,7 +2,7 @@
 # Installs the packages the build and the tests need when they are missing.
 # As root it runs apt-get; otherwise it prints the command to run.
 set -eu
-pkgs="gcc make cmake socat iproute2 util-linux python3-sysv-ipc gnuplot-nox libzmq3-dev libnng-dev"
+pkgs="gcc make cmake socat iproute2 util-linux python3-sysv-ipc gnuplot-nox libzmq3-dev libnng-dev iceoryx libiceoryx-binding-c-dev"
 missing=""
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"

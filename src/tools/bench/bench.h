@@ -17,6 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/types.h>
 
 /* The largest message size the benchmark measures. */
 #define BENCH_MAX_SIZE ((size_t)4 << 20)
@@ -41,6 +42,7 @@
 struct bench_shared {
 	char name[2][128]; /* unlinked by the mechanism's teardown */
 	int id[2];         /* System V ids, -1 when none */
+	pid_t helper;      /* a process setup started for the cell (iceoryx's RouDi), 0 when none */
 };
 
 /*
@@ -147,6 +149,9 @@ extern const struct bench_mech bench_mech_posixmq;
 extern const struct bench_mech bench_mech_sysvshm;
 extern const struct bench_mech bench_mech_zmq;
 extern const struct bench_mech bench_mech_nng;
+extern const struct bench_mech bench_mech_iceoryx;
+extern const struct bench_mech bench_mech_iceoryx_loan;
+extern const struct bench_mech bench_mech_iceoryx_poll;
 
 /*
  * bench_ipcx_mechs stores in out (at most max) one mechanism per transport

@@ -257,12 +257,14 @@ static size_t mechanisms(const char *only, const struct bench_mech **out)
 		&bench_mech_fifo, &bench_mech_unix_stream, &bench_mech_unix_dgram, &bench_mech_tcp,
 		&bench_mech_sysvmq, &bench_mech_posixmq, &bench_mech_sysvshm, &bench_mech_futex,
 	};
-	static const struct bench_mech *const after[] = {&bench_mech_zmq, &bench_mech_nng};
+	static const struct bench_mech *const after[] = {&bench_mech_zmq, &bench_mech_nng,
+							 &bench_mech_iceoryx, &bench_mech_iceoryx_loan,
+							 &bench_mech_iceoryx_poll};
 	const struct bench_mech *all[MAX_MECHS];
 	size_t n = 0, k = 0;
 	for (size_t i = 0; i < sizeof(before) / sizeof(before[0]); i++)
 		all[n++] = before[i];
-	n += bench_ipcx_mechs(all + n, MAX_MECHS - n - 2);
+	n += bench_ipcx_mechs(all + n, MAX_MECHS - n - sizeof(after) / sizeof(after[0]));
 	for (size_t i = 0; i < sizeof(after) / sizeof(after[0]); i++)
 		all[n++] = after[i];
 	for (size_t i = 0; i < n; i++)
