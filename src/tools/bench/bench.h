@@ -152,6 +152,7 @@ extern const struct bench_mech bench_mech_nng;
 extern const struct bench_mech bench_mech_iceoryx;
 extern const struct bench_mech bench_mech_iceoryx_loan;
 extern const struct bench_mech bench_mech_iceoryx_poll;
+extern const struct bench_mech bench_mech_iceoryx_broadcast;
 
 /*
  * bench_ipcx_mechs stores in out (at most max) one mechanism per transport

@@ -259,7 +259,7 @@ static size_t mechanisms(const char *only, const struct bench_mech **out)
 	};
 	static const struct bench_mech *const after[] = {&bench_mech_zmq, &bench_mech_nng,
 							 &bench_mech_iceoryx, &bench_mech_iceoryx_loan,
-							 &bench_mech_iceoryx_poll};
+							 &bench_mech_iceoryx_poll, &bench_mech_iceoryx_broadcast};
 	const struct bench_mech *all[MAX_MECHS];
 	size_t n = 0, k = 0;
 	for (size_t i = 0; i < sizeof(before) / sizeof(before[0]); i++)

@@ -438,6 +438,20 @@ const struct bench_mech bench_mech_iceoryx_loan = {
 	.recv_loan = iox_recv_loan,
 	.release = iox_release,
 };
+/* Publish-subscribe, as "ipcx shm:// broadcast": 1 publisher, N subscribers, each gets every message. */
+const struct bench_mech bench_mech_iceoryx_broadcast = {
+	.name = "iceoryx broadcast",
+	.group = "peer",
+	.fan = BENCH_FAN_OUT,
+	.check = iox_check,
+	.setup = iox_setup,
+	.open = iox_open_side,
+	.send = iox_send,
+	.recv = iox_recv,
+	.close = iox_close_side,
+	.teardown = iox_teardown,
+};
+
 const struct bench_mech bench_mech_iceoryx_poll = {
 	.name = "iceoryx poll",
 	.group = "peer",
@@ -473,9 +487,30 @@ const struct bench_mech bench_mech_iceoryx_loan = {
 	.check = iox_missing,
 };
 
+/* Publish-subscribe, as "ipcx shm:// broadcast": 1 publisher, N subscribers, each gets every message. */
+const struct bench_mech bench_mech_iceoryx_broadcast = {
+	.name = "iceoryx broadcast",
+	.group = "peer",
+	.fan = BENCH_FAN_OUT,
+	.check = iox_check,
+	.setup = iox_setup,
+	.open = iox_open_side,
+	.send = iox_send,
+	.recv = iox_recv,
+	.close = iox_close_side,
+	.teardown = iox_teardown,
+};
+
 const struct bench_mech bench_mech_iceoryx_poll = {
 	.name = "iceoryx poll",
 	.group = "peer",
+	.check = iox_missing,
+};
+
+const struct bench_mech bench_mech_iceoryx_broadcast = {
+	.name = "iceoryx broadcast",
+	.group = "peer",
+	.fan = BENCH_FAN_OUT,
 	.check = iox_missing,
 };
 #endif
