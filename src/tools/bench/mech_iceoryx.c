@@ -410,64 +410,21 @@ static void iox_teardown(const struct bench_shared *s)
 		remove_prefixed("/tmp", s->name[1]);
 }
 
-const struct bench_mech bench_mech_iceoryx = {
-	.name = "iceoryx",
-	.group = "peer",
-	.fan = BENCH_FAN_IN,
-	.check = iox_check,
-	.setup = iox_setup,
-	.open = iox_open_side,
-	.send = iox_send,
-	.recv = iox_recv,
-	.close = iox_close_side,
-	.teardown = iox_teardown,
-};
+/* What every iceoryx cell does, and the zero-copy calls of those that lend. */
+#define IOX_CELL                                                                           \
+	.group = "peer", .check = iox_check, .setup = iox_setup, .open = iox_open_side,    \
+	.send = iox_send, .recv = iox_recv, .close = iox_close_side, .teardown = iox_teardown
+#define IOX_LOANS                                                                          \
+	.loan = iox_loan, .commit = iox_commit, .recv_loan = iox_recv_loan, .release = iox_release
 
-const struct bench_mech bench_mech_iceoryx_loan = {
-	.name = "iceoryx loan",
-	.group = "peer",
-	.check = iox_check,
-	.setup = iox_setup,
-	.open = iox_open_side,
-	.send = iox_send,
-	.recv = iox_recv,
-	.close = iox_close_side,
-	.teardown = iox_teardown,
-	.loan = iox_loan,
-	.commit = iox_commit,
-	.recv_loan = iox_recv_loan,
-	.release = iox_release,
-};
+const struct bench_mech bench_mech_iceoryx = {.name = "iceoryx", .fan = BENCH_FAN_IN, IOX_CELL};
+const struct bench_mech bench_mech_iceoryx_loan = {.name = "iceoryx loan", IOX_CELL, IOX_LOANS};
+/* Zero copy, polling only: no WaitSet, so no wake-up for a publisher to send. */
+const struct bench_mech bench_mech_iceoryx_poll = {
+    .name = "iceoryx poll", .data = poll_only, IOX_CELL, IOX_LOANS};
 /* Publish-subscribe, as "ipcx shm:// broadcast": 1 publisher, N subscribers, each gets every message. */
 const struct bench_mech bench_mech_iceoryx_broadcast = {
-	.name = "iceoryx broadcast",
-	.group = "peer",
-	.fan = BENCH_FAN_OUT,
-	.check = iox_check,
-	.setup = iox_setup,
-	.open = iox_open_side,
-	.send = iox_send,
-	.recv = iox_recv,
-	.close = iox_close_side,
-	.teardown = iox_teardown,
-};
-
-const struct bench_mech bench_mech_iceoryx_poll = {
-	.name = "iceoryx poll",
-	.group = "peer",
-	.data = poll_only,
-	.check = iox_check,
-	.setup = iox_setup,
-	.open = iox_open_side,
-	.send = iox_send,
-	.recv = iox_recv,
-	.close = iox_close_side,
-	.teardown = iox_teardown,
-	.loan = iox_loan,
-	.commit = iox_commit,
-	.recv_loan = iox_recv_loan,
-	.release = iox_release,
-};
+    .name = "iceoryx broadcast", .fan = BENCH_FAN_OUT, IOX_CELL};
 #else
 static bool iox_missing(const struct bench_mech *m, size_t size, char *why, size_t n)
 {
@@ -475,42 +432,10 @@ static bool iox_missing(const struct bench_mech *m, size_t size, char *why, size
 	return false;
 }
 
-const struct bench_mech bench_mech_iceoryx = {
-	.name = "iceoryx",
-	.group = "peer",
-	.check = iox_missing,
-};
-
-const struct bench_mech bench_mech_iceoryx_loan = {
-	.name = "iceoryx loan",
-	.group = "peer",
-	.check = iox_missing,
-};
-
-/* Publish-subscribe, as "ipcx shm:// broadcast": 1 publisher, N subscribers, each gets every message. */
+#define IOX_CELL .group = "peer", .check = iox_missing
+const struct bench_mech bench_mech_iceoryx = {.name = "iceoryx", .fan = BENCH_FAN_IN, IOX_CELL};
+const struct bench_mech bench_mech_iceoryx_loan = {.name = "iceoryx loan", IOX_CELL};
+const struct bench_mech bench_mech_iceoryx_poll = {.name = "iceoryx poll", IOX_CELL};
 const struct bench_mech bench_mech_iceoryx_broadcast = {
-	.name = "iceoryx broadcast",
-	.group = "peer",
-	.fan = BENCH_FAN_OUT,
-	.check = iox_check,
-	.setup = iox_setup,
-	.open = iox_open_side,
-	.send = iox_send,
-	.recv = iox_recv,
-	.close = iox_close_side,
-	.teardown = iox_teardown,
-};
-
-const struct bench_mech bench_mech_iceoryx_poll = {
-	.name = "iceoryx poll",
-	.group = "peer",
-	.check = iox_missing,
-};
-
-const struct bench_mech bench_mech_iceoryx_broadcast = {
-	.name = "iceoryx broadcast",
-	.group = "peer",
-	.fan = BENCH_FAN_OUT,
-	.check = iox_missing,
-};
+    .name = "iceoryx broadcast", .fan = BENCH_FAN_OUT, IOX_CELL};
 #endif
