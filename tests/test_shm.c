@@ -1804,6 +1804,84 @@ static void test_unbounded_backlog(void)
 	ipcx_close(ch);
 }
 
+/* Maps the header and the peer slots of the queue behind url, writable, for a test to poke. */
+static struct ipcx__shm_hdr *unb_map_slots(const char *url, size_t *len)
+{
+	struct ipcx__shm_hdr h = header_of(url);
+	*len = h.slot_off + (size_t)h.max_peers * h.slot_size;
+	char path[320];
+	snprintf(path, sizeof(path), "/dev/shm/ipcx.%s", strchr(url, '/') + 2);
+	*strchr(path, '?') = '\0';
+	int fd = open(path, O_RDWR);
+	CHECK(fd >= 0);
+	void *p = mmap(NULL, *len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	close(fd);
+	CHECK(p != MAP_FAILED);
+	return p;
+}
+
+static struct ipcx__shm_slot *unb_slot(struct ipcx__shm_hdr *h, unsigned i)
+{
+	return (struct ipcx__shm_slot *)((char *)h + h->slot_off + (size_t)i * h->slot_size);
+}
+
+/*
+ * A receiver of an unbounded queue that stopped while reading record
+ * headers (its slot's reading position, set here as a receive sets it)
+ * keeps the trim behind that position however far the others go; once it
+ * is dead and the trim lags 16 chunks, it is reaped and the trim goes on.
+ */
+static void test_unbounded_trim_hazard(void)
+{
+	char url[256];
+	new_queue(url, sizeof(url), "cap=unbounded");
+	ipcx_chan *tx = open_ok(url, IPCX_SEND | IPCX_CREATE), *rx = open_ok(url, IPCX_RECV);
+	size_t len;
+	struct ipcx__shm_hdr *h = unb_map_slots(url, &len);
+	uint64_t owned = 0;
+	for (unsigned i = 0; i < h->max_peers; i++)
+		owned |= (uint64_t)(atomic_load(&unb_slot(h, i)->owner) != 0) << i;
+	int ready[2];
+	CHECK(pipe(ready) == 0);
+	pid_t pid = fork();
+	if (pid == 0) {
+		open_ok(url, IPCX_RECV);
+		CHECK(write(ready[1], "r", 1) == 1);
+		pause();
+		_exit(0);
+	}
+	char c;
+	CHECK(read(ready[0], &c, 1) == 1);
+	struct ipcx__shm_slot *stopped = NULL;
+	for (unsigned i = 0; i < h->max_peers && !stopped; i++)
+		if (!(owned >> i & 1) && atomic_load(&unb_slot(h, i)->owner))
+			stopped = unb_slot(h, i);
+	CHECK(stopped != NULL);
+	enum { PER_MIB = (1u << 20) / UNB_MSG };
+	int rc;
+	CHECK(unb_send(tx, 0, 2 * PER_MIB, &rc) == 2 * PER_MIB);
+	unb_drain(rx, 0, 2 * PER_MIB);
+	uint64_t at = atomic_load(&h->rel);
+	atomic_store(&stopped->reading, at + 1);
+	for (unsigned i = 2; i < 24; i++) { /* 22 MiB through, a MiB at a time */
+		CHECK(unb_send(tx, i * PER_MIB, (i + 1) * PER_MIB, &rc) == PER_MIB);
+		unb_drain(rx, i * PER_MIB, (i + 1) * PER_MIB);
+	}
+	CHECK(atomic_load(&h->rel) >= at + (20u << 20));
+	CHECK(atomic_load(&h->trimmed) <= (at & ~(uint64_t)((1u << 20) - 1)));
+	kill(pid, SIGKILL);
+	CHECK(wait_child(pid) == 128 + SIGKILL);
+	CHECK(unb_send(tx, 24 * PER_MIB, 26 * PER_MIB, &rc) == 2 * PER_MIB);
+	unb_drain(rx, 24 * PER_MIB, 26 * PER_MIB);
+	CHECK(atomic_load(&stopped->owner) == 0); /* reaped by the trim */
+	CHECK(atomic_load(&h->trimmed) >= at + (20u << 20));
+	munmap(h, len);
+	close(ready[0]);
+	close(ready[1]);
+	ipcx_close(rx);
+	ipcx_close(tx);
+}
+
 /*
  * In a mount namespace of its own, /dev/shm is an 8MiB tmpfs: sends past
  * it fail with -ENOMEM and a clear message, nothing crashes, and once a
@@ -1882,6 +1960,7 @@ static const struct test_case tests[] = {
 	{"dead_receiver_with_loan", test_dead_receiver_with_loan},
 	{"stream_unbounded", test_stream_unbounded},
 	{"unbounded_backlog", test_unbounded_backlog},
+	{"unbounded_trim_hazard", test_unbounded_trim_hazard},
 	{"unbounded_enomem", test_unbounded_enomem},
 };
 

@@ -123,16 +123,44 @@ static void ipcx__punch(const struct ipcx__shm_map *m, uint64_t from, uint64_t t
 
 /*
  * Where a trim may punch up to: the start of the chunk before the one that
- * holds rel. Receivers read record headers optimistically at positions rel
- * may have just passed (docs/shm.md, "Races by design"); touching a punched
- * page would allocate it again, or fault when /dev/shm is full. Keeping one
- * whole chunk behind rel means a receiver would have to stall while others
- * consume a megabyte for that to happen.
+ * holds rel, and below every position a claiming receiver reads from
+ * (ipcx__trim_hazards). Receivers read record headers optimistically at
+ * positions rel may have just passed (docs/shm.md, "Races by design");
+ * touching a punched page would allocate it again, or fault when /dev/shm
+ * is full.
  */
 static uint64_t ipcx__trim_to(struct ipcx__shm_hdr *h)
 {
-	uint64_t at = atomic_load_explicit(&h->rel, memory_order_acquire) & ~(IPCX__SHM_CHUNK - 1);
+	/* Sequentially consistent, before the positions (ipcx__trim_hazards). */
+	uint64_t at = atomic_load(&h->rel) & ~(IPCX__SHM_CHUNK - 1);
 	return at >= IPCX__SHM_CHUNK ? at - IPCX__SHM_CHUNK : 0;
+}
+
+/*
+ * Lowers to below the chunk of every position a claiming receiver reads
+ * from (ring.c, ipcx__hazard_set). Our load of rel, then of the positions,
+ * and the receiver's exchange of its position, then its load of rel, are
+ * all sequentially consistent: a receiver whose position we miss loads
+ * rel after we did, and starts past to. A position that lags IPCX__TRIM_TAKEOVER behind
+ * belongs to a receiver stopped inside a receive, or dead: a dead one is
+ * reaped (its position goes with it); a stopped one holds the trim back
+ * until it goes on.
+ */
+static uint64_t ipcx__trim_hazards(struct ipcx__shmq *q, uint64_t to)
+{
+	const struct ipcx__shm_map *m = q->map;
+	for (unsigned i = 0; i < m->max_peers; i++) {
+		uint64_t r = atomic_load(&m->slots[i].reading);
+		if (!r || !atomic_load_explicit(&m->slots[i].owner, memory_order_relaxed))
+			continue; /* none, or a free slot's leftover */
+		uint64_t at = (r - 1) & ~(IPCX__SHM_CHUNK - 1);
+		if (at >= to)
+			continue;
+		if (to - at >= IPCX__TRIM_TAKEOVER && ipcx__shmq_reap_slot(q, i))
+			continue;
+		to = at;
+	}
+	return to;
 }
 
 void ipcx__shmq_trim(struct ipcx__shmq *q)
@@ -143,6 +171,7 @@ void ipcx__shmq_trim(struct ipcx__shmq *q)
 	uint64_t from = atomic_load_explicit(&h->trimmed, memory_order_acquire);
 	if (to <= from || !ipcx__trim_lock(h, to - from))
 		return;
+	to = ipcx__trim_hazards(q, to);
 	/*
 	 * Under the lock trimmed is ours to move. Everything behind rel is
 	 * free, and the live part [to, grown) is at most cap plus three

@@ -21,7 +21,7 @@
 #include <stdint.h>
 
 #define IPCX__SHM_MAGIC 0x3151534d58435049ull /* "IPCXSMQ1" little-endian */
-#define IPCX__SHM_LAYOUT_VERSION 6u
+#define IPCX__SHM_LAYOUT_VERSION 7u
 #define IPCX__SHM_LINE 64
 /* A slot index must fit IPCX__ST_SLOT_BITS, and a bit of a slot's movers mask. */
 #define IPCX__SHM_MAX_PEERS 64u
@@ -163,6 +163,12 @@ struct ipcx__shm_slot {
 	_Atomic uint64_t movers;
 	_Atomic uint32_t in_recv; /* 1 while the owner is inside a receive call (lease.c) */
 	_Atomic uint32_t in_send; /* 1 while it is inside a send (a reservation) */
+	/*
+	 * Unbounded queues: position + 1 from which a claiming receiver reads
+	 * record headers during one attempt, 0 = none; no trim punches it
+	 * (grow.c).
+	 */
+	alignas(IPCX__SHM_LINE) _Atomic uint64_t reading;
 };
 _Static_assert(IPCX__SHM_MAX_PEERS <= 64 && IPCX__SHM_MAX_PEERS <= (1u << IPCX__ST_SLOT_BITS),
 	       "a slot index must fit a record state and a movers mask");

@@ -233,6 +233,7 @@ static void ipcx__retire(struct ipcx__shm_hdr *h, struct ipcx__shm_slot *s)
 	atomic_store(&s->claim[1], 0);
 	atomic_store(&s->overtook, 0);
 	atomic_store(&s->in_recv, 0);
+	atomic_store(&s->reading, 0);
 	atomic_store(&s->role, 0);
 }
 

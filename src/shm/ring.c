@@ -948,6 +948,24 @@ static int ipcx__claim_typed(struct ipcx__shmq *q, size_t size, long selector, u
 }
 
 /*
+ * Before a claiming receiver of an unbounded queue reads record headers
+ * from the head on, where other receivers may move rel past them while it
+ * reads, it publishes where it starts, then loads rel, both sequentially
+ * consistent: a trim, which loads rel and then the positions the same way,
+ * either sees ours and leaves its chunk backed, or loaded rel before we
+ * do, so that our walk (from a head or rel no lower than that load) starts
+ * past what it punches (grow.c, ipcx__trim_hazards). Reading a punched
+ * page would back it again, or raise SIGBUS when /dev/shm is full. The
+ * sole receiver needs none: nobody moves rel past it while it receives.
+ */
+static void ipcx__hazard_set(struct ipcx__shmq *q)
+{
+	uint64_t seen;
+	atomic_exchange(&q->me->reading, ipcx__head(q, &seen) + 1);
+	(void)atomic_load(&q->hdr->rel);
+}
+
+/*
  * One attempt at the message selector picks: 1 with c filled, -EAGAIN when
  * none, or an error. A broadcast subscriber claims nothing: its next
  * message is copied into buf at once, or lent.
@@ -971,8 +989,13 @@ static int ipcx__claim_once(struct ipcx__shmq *q, void *buf, size_t size, long s
 	}
 	if (lease > 0 && selector == 0 && !q->loan_recv)
 		return ipcx__sole_take(q, buf, size, ci, c, stuck);
+	bool hazard = q->map->flags & IPCX__SHM_UNBOUNDED;
+	if (hazard)
+		ipcx__hazard_set(q);
 	int rc = selector == 0 ? ipcx__claim_head(q, size, ci, c, stuck)
 			       : ipcx__claim_typed(q, size, selector, ci, c, stuck);
+	if (hazard) /* a claimed record stops rel, and with it the trim */
+		atomic_store_explicit(&q->me->reading, 0, memory_order_release);
 	if (rc == -EAGAIN)
 		ipcx__shmq_publish(q); /* dry: nothing to wait for behind rel */
 	return rc;
