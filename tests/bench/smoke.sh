@@ -51,9 +51,10 @@ grep -q "^512 B messages" "$dir/table.txt" || { echo "no table"; cat "$dir/table
 grep -q "^scaling: N senders -> 1 receiver" "$dir/table.txt" || { echo "no scaling"; fail=1; }
 grep -q "^  64 B round trip p50, shm:// / cache-line spin" "$dir/table.txt" ||
 	{ echo "no targets"; cat "$dir/table.txt"; fail=1; }
-"$IPCX" bench --sizes 64 --only shm,spin --phase-ms 5 --wake 0 --fan 0 --json \
+"$IPCX" bench --sizes 64 --only shm,spin --phase-ms 5 --wake 0 --fan 0 --repeat 3 --json \
 	>"$dir/out.json" || fail=1
 grep -q '"targets": \[' "$dir/out.json" || { echo "no targets in JSON"; fail=1; }
+grep -q '"passes": 3' "$dir/out.json" || { echo "no passes in JSON"; fail=1; }
 [ -z "$plot" ] || [ -s "$dir/bench.svg" ] || { echo "no plot"; fail=1; }
 
 # Interrupted in the middle of a cell: killed, cleaned up, ended by the signal.

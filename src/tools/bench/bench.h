@@ -289,10 +289,19 @@ struct bench_report {
 	const struct bench_sysinfo *si;
 	const struct bench_plan *plan;
 	bool quick;
+	int passes; /* whole runs of every cell; each figure the median of them */
 	const struct bench_result *results;
 	size_t nresults;
 	double seconds; /* wall time of the whole run */
 };
+
+/*
+ * bench_combine folds passes runs of the same n cells, laid one run after
+ * another in res, into the first n: per figure the median of the runs (the
+ * max latency the largest, sample and message counts the sum). A cell that
+ * failed in any run failed.
+ */
+void bench_combine(struct bench_result *res, size_t n, int passes);
 
 void bench_print_table(FILE *f, const struct bench_report *rep);
 void bench_print_json(FILE *f, const struct bench_report *rep);

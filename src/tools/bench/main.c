@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 const char bench_usage[] = "[--quick] [--sizes LIST] [--only LIST] [--cpus A,B] [--fan LIST] "
-			   "[--json|--csv] [--plot FILE.svg|FILE.png]";
+			   "[--repeat N] [--json|--csv] [--plot FILE.svg|FILE.png]";
 const char bench_help[] =
 	"Measures every IPC mechanism of this machine side by side: each ipcx\n"
 	"transport, the raw system calls underneath, ZeroMQ and nng when built in,\n"
@@ -36,6 +36,8 @@ const char bench_help[] =
 	"      --timeout S     seconds before a cell is killed and reported failed\n"
 	"      --wake N        round trips after 10 ms idle, at 64 B or the next size\n"
 	"                      up (0: none)\n"
+	"      --repeat N      run every cell N times, one whole pass after another,\n"
+	"                      and report each figure's median (max: the largest)\n"
 	"      --json          write JSON to standard output instead of the table\n"
 	"      --csv           write CSV to standard output instead of the table\n"
 	"      --plot FILE     draw latency and throughput with gnuplot (.svg, .png)\n"
@@ -49,7 +51,7 @@ static const size_t quick_sizes[] = {8, 64, 4096, 65536, 1 << 20};
 #define MAX_MECHS 64
 
 enum { OPT_SIZES = 0x100, OPT_ONLY, OPT_CPUS, OPT_FAN, OPT_PHASE, OPT_TIMEOUT, OPT_WAKE,
-       OPT_JSON, OPT_CSV, OPT_PLOT, OPT_LIST };
+       OPT_REPEAT, OPT_JSON, OPT_CSV, OPT_PLOT, OPT_LIST };
 
 struct options {
 	bool quick, json, csv, list;
@@ -61,7 +63,7 @@ struct options {
 	bool has_fans;
 	int cpus[2];
 	bool has_cpus;
-	long phase_ms, timeout_s, wake;
+	long phase_ms, timeout_s, wake, repeat;
 };
 
 static int usage_error(const char *fmt, const char *arg)
@@ -145,7 +147,8 @@ static const struct option long_options[] = {
 	{"only", required_argument, NULL, OPT_ONLY}, {"cpus", required_argument, NULL, OPT_CPUS},
 	{"phase-ms", required_argument, NULL, OPT_PHASE},
 	{"timeout", required_argument, NULL, OPT_TIMEOUT},
-	{"wake", required_argument, NULL, OPT_WAKE},	{"json", no_argument, NULL, OPT_JSON},
+	{"wake", required_argument, NULL, OPT_WAKE},	{"repeat", required_argument, NULL, OPT_REPEAT},
+	{"json", no_argument, NULL, OPT_JSON},
 	{"fan", required_argument, NULL, OPT_FAN},
 	{"csv", no_argument, NULL, OPT_CSV},	{"plot", required_argument, NULL, OPT_PLOT},
 	{"list", no_argument, NULL, OPT_LIST},
@@ -164,6 +167,7 @@ static int parse_option(struct options *o, int c)
 	case OPT_PHASE: return parse_long(optarg, 1, 600000, &o->phase_ms);
 	case OPT_TIMEOUT: return parse_long(optarg, 1, 86400, &o->timeout_s);
 	case OPT_WAKE: return parse_long(optarg, 0, 100000, &o->wake);
+	case OPT_REPEAT: return parse_long(optarg, 1, 99, &o->repeat);
 	case OPT_JSON: o->json = true; return 0;
 	case OPT_CSV: o->csv = true; return 0;
 	case OPT_PLOT: o->plot = optarg; return 0;
@@ -178,6 +182,7 @@ static int parse_options(struct options *o, int argc, char **argv)
 	optind = 1;
 	opterr = 1;
 	o->phase_ms = o->timeout_s = o->wake = -1;
+	o->repeat = 1;
 	while ((c = getopt_long(argc, argv, "q", long_options, NULL)) != -1) {
 		int rc = parse_option(o, c);
 		if (rc)
@@ -394,16 +399,22 @@ int bench_main(int argc, char **argv)
 	}
 	struct bench_plan plan = make_plan(&o, &si);
 	default_fans(&o, si.ncpus);
-	struct bench_result *res = calloc(nm * o.nsizes + nf * o.nfans + 1, sizeof(*res));
+	size_t ncells = nm * o.nsizes + nf * o.nfans;
+	struct bench_result *res = calloc((size_t)o.repeat * ncells + 1, sizeof(*res));
 	if (!res) {
 		fprintf(stderr, "ipcx bench: out of memory\n");
 		return 1;
 	}
 	bench_install_signals();
 	int64_t t0 = bench_now_ns();
-	struct bench_report rep = {.si = &si, .plan = &plan, .quick = o.quick, .results = res};
-	rep.nresults = run_matrix(&o, &plan, mechs, nm, res);
-	rep.nresults = run_scaling(&o, &plan, fans, nf, res, rep.nresults);
+	struct bench_report rep = {
+	    .si = &si, .plan = &plan, .quick = o.quick, .passes = (int)o.repeat, .results = res};
+	for (long k = 0; k < o.repeat; k++) {
+		struct bench_result *pass = res + (size_t)k * ncells;
+		rep.nresults = run_scaling(&o, &plan, fans, nf, pass,
+					   run_matrix(&o, &plan, mechs, nm, pass));
+	}
+	bench_combine(res, rep.nresults, rep.passes);
 	rep.seconds = (double)(bench_now_ns() - t0) / 1e9;
 	rc = report(&o, &rep);
 	free(res);

@@ -8,6 +8,8 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 
 const char *bench_size_str(size_t size, char *buf, size_t n)
@@ -173,6 +175,65 @@ static void print_size(FILE *f, const struct bench_report *rep, size_t size)
 			print_row(f, rep, &rep->results[i], best);
 }
 
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return (x > y) - (x < y);
+}
+
+/* The median of field (at byte offset off, a double) over the passes of cell i. */
+static double median_of(const struct bench_result *res, size_t i, size_t n, int passes,
+			size_t off)
+{
+	double v[99];
+	for (int k = 0; k < passes; k++)
+		memcpy(&v[k], (const char *)&res[(size_t)k * n + i] + off, sizeof(double));
+	qsort(v, (size_t)passes, sizeof(double), cmp_double);
+	return passes % 2 ? v[passes / 2] : (v[passes / 2 - 1] + v[passes / 2]) / 2;
+}
+
+/* Folds the latency figures at byte offset off (a struct bench_lat) of cell i's passes. */
+static void combine_lat(struct bench_result *res, size_t i, size_t n, int passes, size_t off)
+{
+	struct bench_lat *out = (struct bench_lat *)((char *)&res[i] + off);
+	long samples = 0;
+	double max = 0;
+	for (int k = 0; k < passes; k++) {
+		const struct bench_lat *l =
+		    (const struct bench_lat *)((const char *)&res[(size_t)k * n + i] + off);
+		samples += l->samples;
+		max = l->max > max ? l->max : max;
+	}
+	out->p50 = median_of(res, i, n, passes, off + offsetof(struct bench_lat, p50));
+	out->p99 = median_of(res, i, n, passes, off + offsetof(struct bench_lat, p99));
+	out->p999 = median_of(res, i, n, passes, off + offsetof(struct bench_lat, p999));
+	out->max = max;
+	out->samples = samples;
+}
+
+void bench_combine(struct bench_result *res, size_t n, int passes)
+{
+	for (size_t i = 0; i < n && passes > 1; i++) {
+		int bad = -1;
+		long verified = 0;
+		for (int k = 0; k < passes; k++) {
+			const struct bench_result *r = &res[(size_t)k * n + i];
+			if (r->status != BENCH_OK && bad < 0)
+				bad = k;
+			verified += r->verified;
+		}
+		if (bad >= 0) {
+			res[i] = res[(size_t)bad * n + i];
+			continue;
+		}
+		combine_lat(res, i, n, passes, offsetof(struct bench_result, lat));
+		combine_lat(res, i, n, passes, offsetof(struct bench_result, wake));
+		res[i].msgs_per_s = median_of(res, i, n, passes, offsetof(struct bench_result, msgs_per_s));
+		res[i].mb_per_s = median_of(res, i, n, passes, offsetof(struct bench_result, mb_per_s));
+		res[i].verified = verified;
+	}
+}
+
 static void print_header(FILE *f, const struct bench_report *rep)
 {
 	const struct bench_sysinfo *si = rep->si;
@@ -199,6 +260,10 @@ static void print_header(FILE *f, const struct bench_report *rep)
 		   "         xlim = times the physical limit (cache-line spin round trip; "
 		   "single-core memcpy bandwidth); * = best\n",
 		(double)p->phase_ns / 1e6, (double)p->phase_ns / 1e6);
+	if (rep->passes > 1)
+		fprintf(f, "         every cell ran %d times, one whole pass after another: each "
+			   "figure is the median of the passes (max: the largest)\n",
+			rep->passes);
 }
 
 static void print_wakeup(FILE *f, const struct bench_report *rep)
@@ -384,8 +449,9 @@ void bench_print_json(FILE *f, const struct bench_report *rep)
 	json_str(f, si->kernel);
 	fprintf(f, ",\n  \"cpus\": [%d, %d], \"smt_siblings\": %s, \"ncpus\": %d, \"clock_ns\": %.1f,\n",
 		si->cpu[0], si->cpu[1], si->smt_siblings ? "true" : "false", si->ncpus, si->clock_ns);
-	fprintf(f, "  \"phase_ms\": %.0f, \"idle_ms\": %d, \"seconds\": %.1f,\n  \"results\": [\n",
-		(double)rep->plan->phase_ns / 1e6, rep->plan->idle_ms, rep->seconds);
+	fprintf(f, "  \"phase_ms\": %.0f, \"idle_ms\": %d, \"passes\": %d, \"seconds\": %.1f,\n"
+		   "  \"results\": [\n",
+		(double)rep->plan->phase_ns / 1e6, rep->plan->idle_ms, rep->passes, rep->seconds);
 	for (size_t i = 0; i < rep->nresults; i++) {
 		json_result(f, &rep->results[i]);
 		fprintf(f, "%s\n", i + 1 < rep->nresults ? "," : "");
