@@ -576,7 +576,7 @@ static void test_mpsc_lanes(void)
 	for (unsigned n = 0; n < SENDERS * EACH; n++) {
 		long type;
 		ssize_t len = ipcx_recv(rx, got, sizeof(got), 0, &type, 5000);
-		CHECK(len >= 8);
+		CHECK(len >= 8 && ipcx_errmsg()[0] == '\0');
 		unsigned k, i;
 		memcpy(&k, got, 4);
 		memcpy(&i, got + 4, 4);
@@ -682,6 +682,7 @@ static void test_loans(void)
 		long type;
 		size_t len = fill(want, i, 4096);
 		CHECK_RC(ipcx_recv_loan(rx, &buf, 0, &type, 5000), len);
+		CHECK(ipcx_errmsg()[0] == '\0'); /* no trace of a try that found nothing */
 		CHECK(type == 1 + (long)(i % 3) && memcmp(buf, want, len) == 0);
 		CHECK_RC(ipcx_recv_loan(rx, &buf, 0, &type, 0), -EBUSY);
 		CHECK_RC(ipcx_release(rx), 0);

@@ -106,6 +106,12 @@ int ipcx_send(ipcx_chan *ch, const void *data, size_t len, long type, int timeou
 				  len, ch->caps.max_msg, ch->max_msg_limit ? " (" : "",
 				  ch->max_msg_limit ? ch->max_msg_limit : "",
 				  ch->max_msg_limit ? ")" : "", ch->url);
+	if (ch->try_first) {
+		int rc = ch->tp->send(ch, data, len, type, IPCX__NO_WAIT);
+		if (rc != -EAGAIN || timeout_ms == 0)
+			return rc;
+		ipcx__clear_errmsg();
+	}
 	return ch->tp->send(ch, data, len, type, ipcx__deadline_in(timeout_ms));
 }
 
@@ -120,9 +126,17 @@ ssize_t ipcx_recv(ipcx_chan *ch, void *buf, size_t size, long selector, long *ty
 	if (selector != 0 && !(ch->caps.flags & IPCX_CAP_TYPED))
 		return ipcx__fail(-ENOTSUP, "%s cannot select messages by type (selector %ld)",
 				  ch->url, selector);
-	long ignored;
-	ssize_t n = ch->tp->recv(ch, buf, size, selector, type ? type : &ignored,
-				 ipcx__deadline_in(timeout_ms));
+	long ignored, *t = type ? type : &ignored;
+	ssize_t n = -EAGAIN;
+	if (ch->try_first) {
+		n = ch->tp->recv(ch, buf, size, selector, t, IPCX__NO_WAIT);
+		if (n == -ENOMSG)
+			n = -EAGAIN;
+		if (n == -EAGAIN && timeout_ms != 0)
+			ipcx__clear_errmsg();
+	}
+	if (n == -EAGAIN && (timeout_ms != 0 || !ch->try_first))
+		n = ch->tp->recv(ch, buf, size, selector, t, ipcx__deadline_in(timeout_ms));
 	/* As msgrcv with IPC_NOWAIT: nothing to take without waiting is ENOMSG. */
 	if (n == -EAGAIN && timeout_ms == 0)
 		return -ENOMSG;

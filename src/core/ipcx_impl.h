@@ -50,6 +50,11 @@ struct ipcx__deadline {
 
 int64_t ipcx__now_ns(void);
 struct ipcx__deadline ipcx__deadline_in(int timeout_ms);
+/*
+ * The deadline of one try without waiting, made without reading the clock
+ * (its at_ns is long past): for channels that try first (ipcx_chan.try_first).
+ */
+#define IPCX__NO_WAIT ((struct ipcx__deadline){.at_ns = 0, .timeout_ms = 0})
 
 /* Milliseconds left, rounded up, for poll(2): -1 for ever, 0 when past. */
 int ipcx__deadline_poll_ms(struct ipcx__deadline d);
@@ -165,6 +170,13 @@ struct ipcx_chan {
 	char *url;
 	/* What sets caps.max_msg ("kernel.msgmax"), named by -EMSGSIZE; or NULL. */
 	const char *max_msg_limit;
+	/*
+	 * Trying costs next to nothing (shm://: a look at shared memory), so a
+	 * send or receive with a timeout tries once without waiting before it
+	 * reads the clock for a deadline: that read (some 20 ns) was a third
+	 * of a shm:// message's cost.
+	 */
+	bool try_first;
 };
 
 /*

@@ -188,6 +188,8 @@ static int ipcx__shm_open(ipcx_chan **out, const struct ipcx__url *u, int flags,
 	c->base.caps.max_msg = c->map.max_msg;
 	c->base.caps.capacity = ipcx__shm_capacity(&c->map);
 	c->base.max_msg_limit = "the queue's maxmsg";
+	/* A rendezvous send that tried would publish and take its message back: no try there. */
+	c->base.try_first = !(c->map.flags & IPCX__SHM_RENDEZVOUS);
 	*out = &c->base;
 	return 0;
 }
@@ -298,8 +300,14 @@ int ipcx_loan(ipcx_chan *ch, size_t len, void **buf, int timeout_ms)
 	if (len > ch->caps.max_msg)
 		return ipcx__fail(-EMSGSIZE, "loan of %zu bytes exceeds maxmsg %zu of %s", len,
 				  ch->caps.max_msg, ch->url);
-	return ipcx__shmq_loan(ipcx__shm_tx((struct ipcx__shm_chan *)ch), len, buf,
-			       ipcx__deadline_in(timeout_ms));
+	struct ipcx__shmq *tx = ipcx__shm_tx((struct ipcx__shm_chan *)ch);
+	if (ch->try_first) { /* as ipcx_send() does */
+		rc = ipcx__shmq_loan(tx, len, buf, IPCX__NO_WAIT);
+		if (rc != -EAGAIN || timeout_ms == 0)
+			return rc;
+		ipcx__clear_errmsg();
+	}
+	return ipcx__shmq_loan(tx, len, buf, ipcx__deadline_in(timeout_ms));
 }
 
 int ipcx_commit(ipcx_chan *ch, size_t len, long type)
@@ -313,6 +321,15 @@ int ipcx_commit(ipcx_chan *ch, size_t len, long type)
 	return ipcx__shmq_commit(ipcx__shm_tx((struct ipcx__shm_chan *)ch), len, type);
 }
 
+/* A receive loan from the queue q of ch, or from its lanes. */
+static ssize_t ipcx__shm_recv_loan_by(ipcx_chan *ch, struct ipcx__shmq *q, const void **buf,
+				      long selector, long *type, struct ipcx__deadline d)
+{
+	struct ipcx__shm_lanes *lanes = ipcx__shm_lanes_of(ch);
+	return lanes ? ipcx__shm_lanes_recv_loan(lanes, buf, selector, type, d)
+		     : ipcx__shmq_recv_loan(q, buf, selector, type, d);
+}
+
 ssize_t ipcx_recv_loan(ipcx_chan *ch, const void **buf, long selector, long *type,
 		       int timeout_ms)
 {
@@ -322,13 +339,15 @@ ssize_t ipcx_recv_loan(ipcx_chan *ch, const void **buf, long selector, long *typ
 		return rc;
 	if (!buf)
 		return ipcx__fail(-EINVAL, "recv_loan needs a place for the buffer");
-	long ignored;
-	struct ipcx__shm_lanes *lanes = ipcx__shm_lanes_of(ch);
-	if (lanes)
-		return ipcx__shm_lanes_recv_loan(lanes, buf, selector, type ? type : &ignored,
-						 ipcx__deadline_in(timeout_ms));
-	return ipcx__shmq_recv_loan(q, buf, selector, type ? type : &ignored,
-				    ipcx__deadline_in(timeout_ms));
+	long ignored, *t = type ? type : &ignored;
+	/* The try first, as ipcx_recv() does; the deadline only when it found nothing. */
+	if (ch->try_first) {
+		ssize_t n = ipcx__shm_recv_loan_by(ch, q, buf, selector, t, IPCX__NO_WAIT);
+		if (n != -ENOMSG || timeout_ms == 0)
+			return n;
+		ipcx__clear_errmsg();
+	}
+	return ipcx__shm_recv_loan_by(ch, q, buf, selector, t, ipcx__deadline_in(timeout_ms));
 }
 
 int ipcx_release(ipcx_chan *ch)
