@@ -1646,8 +1646,9 @@ static void test_broadcast_join_streaming(void)
 /*
  * policy=block subscribers read in place: a subscriber process takes
  * every message on loan, intact, while the sender streams; a loan holds
- * its message's room until the release; overwrite subscribers cannot
- * borrow (a sender may overwrite what they read).
+ * its message's room until the release, or until its holder, killed, is
+ * reaped; overwrite subscribers cannot borrow (a sender may overwrite
+ * what they read).
  */
 static void test_broadcast_loans(void)
 {
@@ -1701,6 +1702,27 @@ static void test_broadcast_loans(void)
 	CHECK_RC(ipcx_send(tx, "x", 1, 1, 0), 0);
 	CHECK_RC(ipcx_recv_loan(rx, &loan, 0, NULL, 0), 1);
 	ipcx_close(rx); /* closing with a loan held releases it */
+
+	/* A subscriber killed holding a loan holds the sender back only until it is reaped. */
+	pid = fork();
+	if (pid == 0) {
+		ipcx_chan *sub = open_ok(url, IPCX_RECV);
+		CHECK(write(ready[1], "r", 1) == 1);
+		CHECK_RC(ipcx_recv_loan(sub, &loan, 0, NULL, 5000), 1);
+		CHECK(write(ready[1], "l", 1) == 1);
+		pause();
+		_exit(0);
+	}
+	CHECK(read(ready[0], &c, 1) == 1);
+	CHECK_RC(ipcx_send(tx, "y", 1, 1, 0), 0);
+	CHECK(read(ready[0], &c, 1) == 1 && c == 'l');
+	int rc = 0;
+	for (unsigned i = 0; i < 100 && rc == 0; i++)
+		rc = ipcx_send(tx, &i, sizeof(i), 1, 0);
+	CHECK_RC(rc, -EAGAIN);
+	kill(pid, SIGKILL);
+	CHECK(wait_child(pid) == 128 + SIGKILL);
+	CHECK_RC(ipcx_send(tx, "z", 1, 1, 2000), 0);
 	close(ready[0]);
 	close(ready[1]);
 	ipcx_close(tx);
