@@ -106,13 +106,18 @@ int ipcx_send(ipcx_chan *ch, const void *data, size_t len, long type, int timeou
 				  len, ch->caps.max_msg, ch->max_msg_limit ? " (" : "",
 				  ch->max_msg_limit ? ch->max_msg_limit : "",
 				  ch->max_msg_limit ? ")" : "", ch->url);
-	if (ch->try_first) {
-		int rc = ch->tp->send(ch, data, len, type, IPCX__NO_WAIT);
-		if (rc != -EAGAIN || timeout_ms == 0)
+	if (ch->try_first && timeout_ms > 0) {
+		int rc = ch->tp->send(ch, data, len, type, IPCX__FIRST_TRY);
+		if (rc != -EAGAIN)
 			return rc;
 		ipcx__clear_errmsg();
 	}
-	return ch->tp->send(ch, data, len, type, ipcx__deadline_in(timeout_ms));
+	return ch->tp->send(ch, data, len, type, ipcx__call_deadline(ch, timeout_ms));
+}
+
+struct ipcx__deadline ipcx__call_deadline(const ipcx_chan *ch, int timeout_ms)
+{
+	return ch->try_first && timeout_ms == 0 ? IPCX__NO_WAIT : ipcx__deadline_in(timeout_ms);
 }
 
 ssize_t ipcx_recv(ipcx_chan *ch, void *buf, size_t size, long selector, long *type,
@@ -127,16 +132,13 @@ ssize_t ipcx_recv(ipcx_chan *ch, void *buf, size_t size, long selector, long *ty
 		return ipcx__fail(-ENOTSUP, "%s cannot select messages by type (selector %ld)",
 				  ch->url, selector);
 	long ignored, *t = type ? type : &ignored;
-	ssize_t n = -EAGAIN;
-	if (ch->try_first) {
-		n = ch->tp->recv(ch, buf, size, selector, t, IPCX__NO_WAIT);
-		if (n == -ENOMSG)
-			n = -EAGAIN;
-		if (n == -EAGAIN && timeout_ms != 0)
-			ipcx__clear_errmsg();
+	if (ch->try_first && timeout_ms > 0) {
+		ssize_t n = ch->tp->recv(ch, buf, size, selector, t, IPCX__FIRST_TRY);
+		if (n != -ENOMSG && n != -EAGAIN)
+			return n;
+		ipcx__clear_errmsg();
 	}
-	if (n == -EAGAIN && (timeout_ms != 0 || !ch->try_first))
-		n = ch->tp->recv(ch, buf, size, selector, t, ipcx__deadline_in(timeout_ms));
+	ssize_t n = ch->tp->recv(ch, buf, size, selector, t, ipcx__call_deadline(ch, timeout_ms));
 	/* As msgrcv with IPC_NOWAIT: nothing to take without waiting is ENOMSG. */
 	if (n == -EAGAIN && timeout_ms == 0)
 		return -ENOMSG;

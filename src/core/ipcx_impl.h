@@ -46,15 +46,26 @@ void ipcx__clear_errmsg(void);
 struct ipcx__deadline {
 	int64_t at_ns;  /* INT64_MAX waits for ever */
 	int timeout_ms; /* as given: 0 means "never wait" */
+	/*
+	 * A look before a wait with a deadline (ipcx_chan.try_first): nothing
+	 * there is not yet giving up, so what a call does before it gives up
+	 * (shm://: walk the release cursor, arm the pollable descriptor) is
+	 * left to the call that may wait.
+	 */
+	bool first_try;
 };
 
 int64_t ipcx__now_ns(void);
 struct ipcx__deadline ipcx__deadline_in(int timeout_ms);
 /*
- * The deadline of one try without waiting, made without reading the clock
- * (its at_ns is long past): for channels that try first (ipcx_chan.try_first).
+ * For channels that try first (ipcx_chan.try_first), deadlines made without
+ * reading the clock (their at_ns is long past): a call with timeout 0, and
+ * the look before a call with a deadline.
  */
 #define IPCX__NO_WAIT ((struct ipcx__deadline){.at_ns = 0, .timeout_ms = 0})
+#define IPCX__FIRST_TRY ((struct ipcx__deadline){.at_ns = 0, .timeout_ms = 0, .first_try = true})
+/* The deadline of a call on ch: one that tries first needs no clock for timeout 0. */
+struct ipcx__deadline ipcx__call_deadline(const ipcx_chan *ch, int timeout_ms);
 
 /* Milliseconds left, rounded up, for poll(2): -1 for ever, 0 when past. */
 int ipcx__deadline_poll_ms(struct ipcx__deadline d);
@@ -172,9 +183,10 @@ struct ipcx_chan {
 	const char *max_msg_limit;
 	/*
 	 * Trying costs next to nothing (shm://: a look at shared memory), so a
-	 * send or receive with a timeout tries once without waiting before it
-	 * reads the clock for a deadline: that read (some 20 ns) was a third
-	 * of a shm:// message's cost.
+	 * send or receive with a timeout > 0 looks once (IPCX__FIRST_TRY)
+	 * before it reads the clock for a deadline, and one with timeout 0
+	 * reads none: that read (some 20 ns) was a third of a shm:// message's
+	 * cost.
 	 */
 	bool try_first;
 };

@@ -384,11 +384,14 @@ static int ipcx__reserve_wait(struct ipcx__shmq *q, uint64_t span, struct ipcx__
 	struct ipcx__deadline d = w->d;
 	for (;;) {
 		uint64_t stuck = IPCX__NONE;
-		int rc = ipcx__try_reserve(q, span, d.timeout_ms == 0, start, end, &stuck);
+		bool giving_up = d.timeout_ms == 0 && !d.first_try;
+		int rc = ipcx__try_reserve(q, span, giving_up, start, end, &stuck);
 		if (rc != 0)
 			return rc < 0 ? rc : 0;
 		if (stuck == IPCX__NONE)
 			continue; /* lost a race with another sender: not a wait */
+		if (d.first_try)
+			return -EAGAIN; /* the call that may wait walks and waits */
 		if (d.timeout_ms == 0) {
 			/* A lease holder inside a send is out in a moment: timeout 0 still waits for that. */
 			if (stuck == IPCX__LEASE_WAIT && ++w->spins < IPCX__SPINS) {
@@ -1017,6 +1020,8 @@ static int ipcx__await_with(struct ipcx__shmq *q, struct ipcx__attempt *a, struc
 		q->spinning = false;
 		if (rc != -EAGAIN)
 			return rc;
+		if (d.first_try)
+			return -ENOMSG; /* the call that may wait does the rest */
 		if (d.timeout_ms == 0) {
 			ipcx__note_stuck(q, stuck, &w->stuck_last, &w->stuck_count);
 			if (q->poll_fd < 0)

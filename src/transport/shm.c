@@ -301,13 +301,13 @@ int ipcx_loan(ipcx_chan *ch, size_t len, void **buf, int timeout_ms)
 		return ipcx__fail(-EMSGSIZE, "loan of %zu bytes exceeds maxmsg %zu of %s", len,
 				  ch->caps.max_msg, ch->url);
 	struct ipcx__shmq *tx = ipcx__shm_tx((struct ipcx__shm_chan *)ch);
-	if (ch->try_first) { /* as ipcx_send() does */
-		rc = ipcx__shmq_loan(tx, len, buf, IPCX__NO_WAIT);
-		if (rc != -EAGAIN || timeout_ms == 0)
+	if (ch->try_first && timeout_ms > 0) { /* as ipcx_send() does */
+		rc = ipcx__shmq_loan(tx, len, buf, IPCX__FIRST_TRY);
+		if (rc != -EAGAIN)
 			return rc;
 		ipcx__clear_errmsg();
 	}
-	return ipcx__shmq_loan(tx, len, buf, ipcx__deadline_in(timeout_ms));
+	return ipcx__shmq_loan(tx, len, buf, ipcx__call_deadline(ch, timeout_ms));
 }
 
 int ipcx_commit(ipcx_chan *ch, size_t len, long type)
@@ -340,14 +340,14 @@ ssize_t ipcx_recv_loan(ipcx_chan *ch, const void **buf, long selector, long *typ
 	if (!buf)
 		return ipcx__fail(-EINVAL, "recv_loan needs a place for the buffer");
 	long ignored, *t = type ? type : &ignored;
-	/* The try first, as ipcx_recv() does; the deadline only when it found nothing. */
-	if (ch->try_first) {
-		ssize_t n = ipcx__shm_recv_loan_by(ch, q, buf, selector, t, IPCX__NO_WAIT);
-		if (n != -ENOMSG || timeout_ms == 0)
+	/* A look first, as ipcx_recv() does; the deadline only when it found nothing. */
+	if (ch->try_first && timeout_ms > 0) {
+		ssize_t n = ipcx__shm_recv_loan_by(ch, q, buf, selector, t, IPCX__FIRST_TRY);
+		if (n != -ENOMSG)
 			return n;
 		ipcx__clear_errmsg();
 	}
-	return ipcx__shm_recv_loan_by(ch, q, buf, selector, t, ipcx__deadline_in(timeout_ms));
+	return ipcx__shm_recv_loan_by(ch, q, buf, selector, t, ipcx__call_deadline(ch, timeout_ms));
 }
 
 int ipcx_release(ipcx_chan *ch)
