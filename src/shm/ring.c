@@ -276,10 +276,10 @@ static bool ipcx__sole_receiver(const struct ipcx__shmq *q)
 
 /*
  * Marks the claimed record at pos released. The walk that gives its room
- * to senders waits until a batch of bytes (ipcx__shmq_batch) lies between rel and the
- * end of the record, or the receiver runs dry or leaves (ipcx__shmq_publish),
- * so that the rel cache line moves once a batch, not once a message; but
- * not while a sender sleeps for room. The release is published before the
+ * to senders waits until a batch of bytes (ipcx__shmq_batch) lies between
+ * rel and the end of the record, or the receiver runs dry or leaves
+ * (ipcx__shmq_publish), so that the rel cache line moves once a batch, not
+ * once a message; but not while a sender sleeps for room. The release is published before the
  * waiter count is read, as any publish (futex.c): either the receiver sees
  * the sleeper, or the sleeper's own walk before it sleeps sees the record
  * released. A sender that gives up or sleeps walks first (ipcx__try_reserve).
@@ -726,9 +726,9 @@ static int ipcx__claim_head(struct ipcx__shmq *q, size_t size, unsigned ci,
  * holds the sole-receiver lease (lease.c): a plain receive (selector 0,
  * no receive loan held) takes a shorter path: it claims nothing, copies the
  * message out, marks the record released, and tells senders about the
- * room it freed (the head and release cursors) only once a batch (ipcx__shmq_batch)
- * bytes are free, when a sender sleeps for room, when it runs dry, or when
- * it leaves, like any receiver (ipcx__release_rec). What lies between rel
+ * room it freed (the head and release cursors) only once a batch of bytes
+ * (ipcx__shmq_batch) is free, when a sender sleeps for room, when it runs
+ * dry, or when it leaves, like any receiver (ipcx__release_rec). What lies between rel
  * and its position is released records, which every walk skips: a
  * receiver killed before it published leaves nothing to be read twice.
  * A receiver killed while copying leaves the message committed, for the
@@ -826,8 +826,9 @@ static int ipcx__sole_take_at(struct ipcx__shmq *q, struct ipcx__shm_rec *rec, u
 
 /*
  * One attempt of the sole receiver: 1 with the next message copied into
- * buf (or, buf NULL, lent from slot claim ci) and c filled, -EAGAIN when there is none (*stuck set when a record
- * it cannot read is next), -EMSGSIZE (the message stays next), -EPROTO.
+ * buf (or, buf NULL, lent from slot claim ci) and c filled, -EAGAIN when
+ * there is none (*stuck set when a record it cannot read is next),
+ * -EMSGSIZE (the message stays next), -EPROTO.
  */
 static int ipcx__sole_take(struct ipcx__shmq *q, void *buf, size_t size, unsigned ci,
 			   struct ipcx__claim *c, uint64_t *stuck)

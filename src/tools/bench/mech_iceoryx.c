@@ -422,7 +422,7 @@ const struct bench_mech bench_mech_iceoryx_loan = {.name = "iceoryx loan", IOX_C
 /* Zero copy, polling only: no WaitSet, so no wake-up for a publisher to send. */
 const struct bench_mech bench_mech_iceoryx_poll = {
     .name = "iceoryx poll", .data = poll_only, IOX_CELL, IOX_LOANS};
-/* Publish-subscribe, as "ipcx shm:// broadcast": 1 publisher, N subscribers, each gets every message. */
+/* Publish-subscribe, as "ipcx shm:// broadcast": one publisher, N subscribers, each gets all. */
 const struct bench_mech bench_mech_iceoryx_broadcast = {
     .name = "iceoryx broadcast", .fan = BENCH_FAN_OUT, IOX_CELL};
 #else
