@@ -465,9 +465,12 @@ IPCX_API int ipcx_commit(ipcx_chan *ch, size_t len, long type);
  * message is ours alone until ipcx_release(); its room is not reused
  * before. A second ipcx_recv_loan() before the release fails with -EBUSY.
  * A receiver that dies holding a loan loses that message, never another.
- * A broadcast subscriber (pattern=broadcast) stays on the message it holds,
- * holding senders back as an unread message does; one of policy=overwrite
- * cannot borrow (-ENOTSUP: a sender may overwrite what it reads).
+ * A broadcast subscriber (pattern=broadcast) stays on the message it holds:
+ * under policy=block it holds senders back as an unread message does;
+ * under policy=overwrite senders never wait, and when one overwrote the
+ * message during the loan, ipcx_release() fails with -EOVERFLOW (what was
+ * read may be torn; the message counts among the losses the next receive
+ * reports).
  */
 IPCX_API ssize_t ipcx_recv_loan(ipcx_chan *ch, const void **buf, long selector, long *type,
 				int timeout_ms);

@@ -294,15 +294,32 @@ static int ipcx__bc_copy(struct ipcx__shmq *q, struct ipcx__shm_rec *rec, uint64
 	return 1;
 }
 
+/*
+ * Our position stayed on the lent message. A policy=block sender never
+ * passes it, so the record is as we lent it. A policy=overwrite sender may
+ * have overtaken us (moved our position past it, counting it lost) and
+ * then written over it: what was read may be torn, and the release says
+ * so. Overtaken before we load our position, or before our step, either
+ * way we see it; overtaken after the step, the message was read whole.
+ */
+static int ipcx__bc_overtaken(void)
+{
+	return ipcx__fail(-EOVERFLOW, "the loaned message was overwritten while on loan: what "
+				      "was read may be torn (it counts among the messages lost)");
+}
+
 int ipcx__shmq_bc_release(struct ipcx__shmq *q, uint64_t pos)
 {
-	/* A policy=block sender never reclaims a message we are on: the record is as we lent it. */
+	if (atomic_load(&q->me->sub) != pos + 1)
+		return ipcx__bc_overtaken();
 	struct ipcx__shm_rec *rec = ipcx__shmq_rec(q->map, pos);
 	uint32_t span = rec ? atomic_load(&rec->span) : 0;
-	if (!rec || !ipcx__shmq_span_ok(q->map, pos, span))
+	if (!rec || !ipcx__shmq_span_ok(q->map, pos, span)) {
+		if (atomic_load(&q->me->sub) != pos + 1)
+			return ipcx__bc_overtaken(); /* the span we read was a newer record's */
 		return ipcx__shmq_corrupt(pos, "bad record under a receive loan");
-	ipcx__bc_step(q, pos, pos + span, false);
-	return 0;
+	}
+	return ipcx__bc_step(q, pos, pos + span, false) ? 0 : ipcx__bc_overtaken();
 }
 
 /*

@@ -1129,9 +1129,6 @@ static int ipcx__loan_check(const struct ipcx__shmq *q)
 {
 	if (q->loan_recv)
 		return ipcx__fail(-EBUSY, "release the loaned message before taking another");
-	if (ipcx__broadcast(q) && (q->map->flags & IPCX__SHM_OVERWRITE))
-		return ipcx__fail(-ENOTSUP, "a policy=overwrite subscriber copies messages out (a "
-					    "sender may overwrite one while it is read): use ipcx_recv");
 	return 0;
 }
 

@@ -213,9 +213,10 @@ int ipcx__shmq_bc_reclaim(struct ipcx__shmq *q, uint64_t want, uint64_t *stuck);
  * out filled, -EAGAIN when there is none (with *stuck set when an
  * unfinished record is next), -EOVERFLOW when messages were lost before
  * the next one (it stays next), -EMSGSIZE (it stays next), -EPROTO. With
- * buf NULL it lends the message instead (policy=block only): the
- * subscriber stays on it, and no sender reclaims it, until
- * ipcx__shmq_bc_release() moves it past the message at pos.
+ * buf NULL it lends the message instead: the subscriber stays on it until
+ * ipcx__shmq_bc_release() moves it past the message at pos. No
+ * policy=block sender reclaims it meanwhile; a policy=overwrite sender
+ * may, and the release then fails with -EOVERFLOW.
  */
 int ipcx__shmq_bc_take(struct ipcx__shmq *q, void *buf, size_t size, struct ipcx__shmq_msg *out,
 		       uint64_t *stuck);
