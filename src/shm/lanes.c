@@ -101,6 +101,8 @@ static int ipcx__lane_join(struct ipcx__shm_lanes *l, unsigned i, bool create, i
 		free(ln);
 		return rc;
 	}
+	if (role & IPCX_SEND) /* a sender's own lane, at its open; the receiver maps lanes as met */
+		ipcx__shm_populate(&ln->map);
 	l->lane[i] = ln;
 	l->joined |= 1ull << i;
 	return 0;

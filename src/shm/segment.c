@@ -156,17 +156,7 @@ static bool ipcx__shm_sizes_ok(const struct ipcx__shm_hdr *g)
 	       2 * ipcx__shm_span(g->max_msg) <= g->cap;
 }
 
-/*
- * Maps every page of a bounded ring into this process now, so that the
- * first lap of messages does not take a page fault every 4 KiB (about
- * 6 us each on the 2-CPU VM: the p99.9 of a 64 B round trip was 5 us
- * through a fresh queue's first lap, 0.3 us after, docs/shm.md). The pages
- * exist already (allocated at creation); this only fills page tables.
- * Rings larger than IPCX__SHM_POPULATE_MAX fault in as they are used, so
- * that an open stays quick; an unbounded ring is backed as it grows.
- * Failure is harmless: the pages then fault in as before.
- */
-static void ipcx__shm_populate(const struct ipcx__shm_map *m)
+void ipcx__shm_populate(const struct ipcx__shm_map *m)
 {
 	if (!m->ring || (m->flags & IPCX__SHM_UNBOUNDED) || m->ring_size > IPCX__SHM_POPULATE_MAX)
 		return;
@@ -211,7 +201,6 @@ static int ipcx__shm_validate(struct ipcx__shm_map *m, const struct ipcx__shm_hd
 	m->flags = g->flags;
 	m->creator_pid = g->creator_pid;
 	m->created_ns = g->created_ns;
-	ipcx__shm_populate(m);
 	return 0;
 }
 

@@ -146,14 +146,19 @@ static int ipcx__shm_map(struct ipcx__shm_map *m, const struct ipcx__url *u, int
 			int rc = ipcx__shm_map_create(m, u->address, p);
 			if (rc == 0) {
 				(void)ipcx__object_register_url(u);
+				ipcx__shm_populate(m);
 				return 0;
 			}
 			if (rc != -EEXIST || (flags & IPCX_EXCL))
 				return rc;
 		}
 		int rc = ipcx__shm_map_open(m, u->address);
+		if (rc == 0)
+			rc = ipcx__shm_agree(u, p, m);
+		if (rc == 0)
+			ipcx__shm_populate(m);
 		if (rc != -ENOENT || !(flags & IPCX_CREATE))
-			return rc < 0 ? rc : ipcx__shm_agree(u, p, m);
+			return rc;
 	}
 	return ipcx__fail(-EAGAIN, "shm://%s keeps being created and removed", u->address);
 }
