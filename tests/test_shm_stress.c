@@ -147,6 +147,14 @@ static pid_t start(const struct role *r, const char *url, unsigned total)
 	return pid;
 }
 
+/* A role that ended before its kill must have ended well: a failed check is not a kill. */
+static void ended_well(int status)
+{
+	if (WIFEXITED(status) && WEXITSTATUS(status) != 0)
+		test_fail(__FILE__, __LINE__, "a role failed (exit status %d) before it was killed",
+			  WEXITSTATUS(status));
+}
+
 static void wait_ok(pid_t pid)
 {
 	int status;
@@ -184,6 +192,7 @@ static void run(const char *opts, struct role *roles, int n, unsigned total, int
 		kill(r->pid, SIGKILL);
 		int status;
 		CHECK(waitpid(r->pid, &status, 0) == r->pid);
+		ended_well(status);
 		if (!r->is_sender && WIFSIGNALED(status))
 			receiver_kills++;
 		if (!r->is_sender || atomic_load(&board->next_id) < total)
@@ -276,6 +285,110 @@ static void test_kill_at_random(void)
 	run("cap=8KiB&maxmsg=1KiB", roles, 5, 60000, 150);
 }
 
+/*
+ * A broadcast subscriber (policy=block): every message from the one it
+ * joined at, in order. A gap is allowed only where the sender died before
+ * its send returned (sent[] not set), never over a message that was sent.
+ */
+static void subscriber(const char *url)
+{
+	ipcx_chan *rx = NULL;
+	CHECK_RC(ipcx_open(&rx, url, IPCX_RECV, 1000), 0);
+	struct msg m;
+	long last = -1;
+	for (unsigned i = 0;; i++) {
+		ssize_t n;
+		if (i % 3 == 0) {
+			const void *buf;
+			n = ipcx_recv_loan(rx, &buf, 0, NULL, 50);
+			if (n >= 0) {
+				memcpy(&m, buf, (size_t)n < sizeof(m) ? (size_t)n : sizeof(m));
+				CHECK_RC(ipcx_release(rx), 0);
+			}
+		} else {
+			n = ipcx_recv(rx, &m, sizeof(m), 0, NULL, 50);
+		}
+		if (n == -ETIMEDOUT && atomic_load(&board->senders_done))
+			break;
+		if (n == -ETIMEDOUT)
+			continue;
+		CHECK(n >= 0);
+		record(&m, (size_t)n);
+		if (m.id >= MAX_IDS || (long)m.id <= last) {
+			atomic_fetch_add(&board->bad, 1); /* twice, or out of order */
+			continue;
+		}
+		for (long id = last + 1; last >= 0 && id < (long)m.id; id++)
+			if (atomic_load(&board->sent[id]))
+				atomic_fetch_add(&board->bad, 1); /* a sent message skipped */
+		last = m.id;
+	}
+	ipcx_close(rx);
+	_exit(0);
+}
+
+/*
+ * pattern=broadcast, policy=block: one sender (holding the sole-sender
+ * lease) and two subscribers, SIGKILLed at random and restarted. A killed
+ * subscriber holds the sender back until it is reaped; a restarted one
+ * joins at the tail; no subscriber ever skips a message that was sent or
+ * sees one twice.
+ */
+static void test_broadcast_kill_at_random(void)
+{
+	enum { SUBS = 2, TOTAL = 30000, KILLS = 100 };
+	board = mmap(NULL, sizeof(*board), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
+		     -1, 0);
+	CHECK(board != MAP_FAILED);
+	char name[96], url[256], plain[128];
+	test_unique(name, sizeof(name), "shmstress");
+	snprintf(url, sizeof(url), "shm://%s?cap=4KiB&maxmsg=1KiB&pattern=broadcast", name);
+	snprintf(plain, sizeof(plain), "shm://%s", name);
+	test_cleanup_url(plain);
+	ipcx_chan *keep = NULL;
+	CHECK_RC(ipcx_open(&keep, url, IPCX_SEND | IPCX_CREATE | IPCX_EXCL, 0), 0);
+	ipcx_close(keep);
+	pid_t pids[1 + SUBS];
+	for (int i = 0; i < 1 + SUBS; i++) {
+		pids[i] = fork();
+		if (pids[i] == 0) {
+			if (i == 0)
+				sender(url, TOTAL, 0);
+			subscriber(url);
+		}
+	}
+	unsigned seed = (unsigned)getpid();
+	for (int k = 0; k < KILLS; k++) {
+		nanosleep(&(struct timespec){.tv_nsec = (long)(rand_r(&seed) % 1500 + 100) * 1000},
+			  NULL);
+		int i = (int)(rand_r(&seed) % (1 + SUBS));
+		if (!pids[i])
+			continue; /* the sender finished */
+		kill(pids[i], SIGKILL);
+		int status;
+		CHECK(waitpid(pids[i], &status, 0) == pids[i]);
+		ended_well(status);
+		pids[i] = i > 0 || atomic_load(&board->next_id) < TOTAL ? fork() : 0;
+		if (pids[i] == 0 && (i > 0 || atomic_load(&board->next_id) < TOTAL)) {
+			if (i == 0)
+				sender(url, TOTAL, 0);
+			subscriber(url);
+		}
+	}
+	if (pids[0])
+		wait_ok(pids[0]);
+	atomic_store(&board->senders_done, 1);
+	for (int i = 1; i <= SUBS; i++)
+		wait_ok(pids[i]);
+	if (board->bad)
+		test_fail(__FILE__, __LINE__, "%u bad deliveries (skipped, repeated or corrupt)",
+			  board->bad);
+	CHECK(board->received > 0);
+	printf("  %u sent, %u delivered to subscribers, %d kills\n",
+	       atomic_load(&board->next_id) < TOTAL ? atomic_load(&board->next_id) : TOTAL,
+	       board->received, KILLS);
+}
+
 static const struct test_case tests[] = {
 	{"many_to_many", test_many_to_many},
 	{"typed_mix", test_typed_mix},
@@ -285,6 +398,7 @@ static const struct test_case tests[] = {
 	{"lease_churn", test_lease_churn},
 	{"queue_one_each_kill_at_random", test_queue_one_each_kill_at_random},
 	{"mpsc_kill_at_random", test_mpsc_kill_at_random},
+	{"broadcast_kill_at_random", test_broadcast_kill_at_random},
 };
 
 int main(int argc, char **argv)
