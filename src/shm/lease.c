@@ -174,7 +174,7 @@ static bool ipcx__lease_ask(struct ipcx__shmq *q, int role, uint64_t solo, int h
 	return true;
 }
 
-int ipcx__shmq_lease_check(struct ipcx__shmq *q, int role)
+int ipcx__shmq_lease_look(struct ipcx__shmq *q, int role)
 {
 	if (!ipcx__leasable(q->map, role))
 		return 0;

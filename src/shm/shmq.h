@@ -259,9 +259,18 @@ void ipcx__shmq_lease_leave(struct ipcx__shmq *q, int role);
  * ipcx__shmq_lease_check, at each try: 1 when q holds the lease of role
  * (it receives without claims, or reserves with a plain store), 0 when
  * nobody does, -EAGAIN while another peer holds it (asked to give it
- * back: wait, looking again every 20 ms at the latest).
+ * back: wait, looking again every 20 ms at the latest). The holder's look,
+ * on every message, is inline: its slot in the lease word and no revoke
+ * bit; anything else goes to ipcx__shmq_lease_look (lease.c).
  */
-int ipcx__shmq_lease_check(struct ipcx__shmq *q, int role);
+int ipcx__shmq_lease_look(struct ipcx__shmq *q, int role);
+static inline int ipcx__shmq_lease_check(struct ipcx__shmq *q, int role)
+{
+	_Atomic uint64_t *word = role == IPCX_RECV ? &q->hdr->solo : &q->hdr->solo_send;
+	if (atomic_load_explicit(word, memory_order_acquire) == (uint64_t)q->slot + 1)
+		return 1;
+	return ipcx__shmq_lease_look(q, role);
+}
 
 /* ---- lanes.c -------------------------------------------------------- */
 
