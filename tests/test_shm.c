@@ -401,10 +401,16 @@ static void recv_is(ipcx_chan *rx, const char *want, int timeout_ms)
  * inside a receive, and the lease returns when one receiver is left. The
  * same for the sole-sender lease.
  */
-static void need_leases(void)
+/* Does the kernel have what leases need (membarrier GLOBAL_EXPEDITED)? */
+static bool have_leases(void)
 {
 	long cmds = syscall(SYS_membarrier, MEMBARRIER_CMD_QUERY, 0, 0);
-	if (cmds < 0 || !(cmds & MEMBARRIER_CMD_GLOBAL_EXPEDITED))
+	return cmds >= 0 && (cmds & MEMBARRIER_CMD_GLOBAL_EXPEDITED);
+}
+
+static void need_leases(void)
+{
+	if (!have_leases())
 		SKIP("no membarrier(MEMBARRIER_CMD_GLOBAL_EXPEDITED) here: queues grant no lease");
 }
 
@@ -1583,8 +1589,7 @@ static void test_broadcast_join_streaming(void)
 	char url[256];
 	new_queue(url, sizeof(url), "cap=1KiB&maxmsg=64&pattern=broadcast");
 	ipcx_close(open_ok(url, IPCX_SEND | IPCX_CREATE));
-	long cmds = syscall(SYS_membarrier, MEMBARRIER_CMD_QUERY, 0, 0);
-	bool leases = cmds >= 0 && (cmds & MEMBARRIER_CMD_GLOBAL_EXPEDITED);
+	bool leases = have_leases();
 	int stop[2];
 	CHECK(pipe(stop) == 0);
 	pid_t sender = fork();
