@@ -21,7 +21,7 @@
 #include <stdint.h>
 
 #define IPCX__SHM_MAGIC 0x3151534d58435049ull /* "IPCXSMQ1" little-endian */
-#define IPCX__SHM_LAYOUT_VERSION 7u
+#define IPCX__SHM_LAYOUT_VERSION 8u
 #define IPCX__SHM_LINE 64
 /* A slot index must fit IPCX__ST_SLOT_BITS, and a bit of a slot's movers mask. */
 #define IPCX__SHM_MAX_PEERS 64u
@@ -29,13 +29,16 @@
 #define IPCX__SHM_MAX_RING (1ull << 32)
 #define IPCX__SHM_DEFAULT_CAP ((uint64_t)1 << 20)
 /*
- * An unbounded queue (cap=unbounded) has a virtual ring of this size in a
- * sparse file: only the part between the trim and grow cursors is backed
- * by memory, allocated and given back a chunk at a time. It holds at most
- * half the ring, so the backed window never wraps onto itself.
+ * An unbounded queue (cap=unbounded) has a virtual ring of up to this size
+ * in a sparse file: only the part between the trim and grow cursors is
+ * backed by memory, allocated and given back a chunk at a time. A creator
+ * whose address space cannot take that much (RLIMIT_AS, valgrind) shrinks
+ * it down to IPCX__SHM_UNBOUNDED_MIN_RING or four times the largest
+ * record. It holds at most half the ring, so the backed window never
+ * wraps onto itself.
  */
 #define IPCX__SHM_UNBOUNDED_RING ((uint64_t)1 << 38)
-#define IPCX__SHM_UNBOUNDED_CAP (IPCX__SHM_UNBOUNDED_RING / 2)
+#define IPCX__SHM_UNBOUNDED_MIN_RING ((uint64_t)1 << 28)
 #define IPCX__SHM_UNBOUNDED_MSG ((uint64_t)16 << 20)
 #define IPCX__SHM_CHUNK ((uint64_t)1 << 20)
 #define IPCX__SHM_NAME_PREFIX "/ipcx."

@@ -330,6 +330,14 @@ static int ipcx__has_room(struct ipcx__shmq *q, uint64_t t, uint64_t need, uint6
 	return 0;
 }
 
+/* An unbounded queue never waits for room: full is its address-space reservation spent. */
+static int ipcx__unbounded_full(const struct ipcx__shm_map *m)
+{
+	return ipcx__fail(-ENOMEM,
+			  "the unbounded queue holds %llu MiB, all its ring of %llu MiB of address space may hold",
+			  (unsigned long long)(m->cap >> 20), (unsigned long long)(m->ring_size >> 20));
+}
+
 /*
  * One attempt to reserve span bytes: 1 with [*start, *end) ours, 0 when
  * there is no room (or another sender won the race), or -EPROTO. The last
@@ -357,6 +365,8 @@ static int ipcx__try_reserve(struct ipcx__shmq *q, uint64_t span, bool last, uin
 		rc = ipcx__shmq_advance_rel(q);
 		if (rc == 0)
 			rc = ipcx__has_room(q, t, need, stuck);
+		if (rc == 0 && (q->map->flags & IPCX__SHM_UNBOUNDED))
+			return ipcx__unbounded_full(q->map);
 	}
 	/* An unbounded ring is backed before it is reserved: a reaper may pad what we reserve. */
 	if (rc > 0 && (q->map->flags & IPCX__SHM_UNBOUNDED))

@@ -89,7 +89,44 @@ static bool ipcx__unbounded_msg_ok(uint64_t max_msg)
 	return max_msg >= 1 && ipcx__shm_span(max_msg) <= IPCX__SHM_MAX_RING / 2;
 }
 
-/* An unbounded queue: a fixed virtual ring, backed as it fills (grow.c). */
+/* The smallest virtual ring an unbounded queue may fall back to: four of its largest records. */
+static uint64_t ipcx__unbounded_min_ring(uint64_t max_msg)
+{
+	uint64_t ring = ipcx__pow2_at_least(4 * ipcx__shm_span(max_msg));
+	return ring > IPCX__SHM_UNBOUNDED_MIN_RING ? ring : IPCX__SHM_UNBOUNDED_MIN_RING;
+}
+
+/* Gives an unbounded geometry a virtual ring of ring bytes, holding half of it. */
+static void ipcx__unbounded_ring(struct ipcx__shm_hdr *g, uint64_t ring)
+{
+	g->ring_size = ring;
+	g->cap = ring / 2;
+	g->seg_size = g->ring_off + ipcx__shm_ring_bytes(g);
+}
+
+/*
+ * Fits an unbounded geometry's virtual ring to the address space: where
+ * the whole ring cannot be mapped now (RLIMIT_AS, valgrind), it takes an
+ * eighth of the largest power of two that can, leaving the rest to other
+ * channels, and no less than its smallest ring.
+ */
+static void ipcx__unbounded_fit(struct ipcx__shm_hdr *g)
+{
+	uint64_t min = ipcx__unbounded_min_ring(g->max_msg), ring = g->ring_size;
+	for (; ring > min; ring /= 2) {
+		size_t len = (size_t)(g->ring_off + ring);
+		void *probe = mmap(NULL, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+				   -1, 0);
+		if (probe != MAP_FAILED) {
+			munmap(probe, len);
+			break;
+		}
+	}
+	if (ring < g->ring_size)
+		ipcx__unbounded_ring(g, ring / 8 > min ? ring / 8 : min);
+}
+
+/* An unbounded queue: a virtual ring the address space can take, backed as it fills (grow.c). */
 static int ipcx__shm_geometry_unbounded(const struct ipcx__shm_params *p,
 					struct ipcx__shm_hdr *g)
 {
@@ -97,7 +134,8 @@ static int ipcx__shm_geometry_unbounded(const struct ipcx__shm_params *p,
 	if (!ipcx__unbounded_msg_ok(max_msg))
 		return ipcx__fail(-EINVAL, "maxmsg=%llu is too large (at most 2GiB)",
 				  (unsigned long long)max_msg);
-	ipcx__shm_fill(p, g, IPCX__SHM_UNBOUNDED_RING, IPCX__SHM_UNBOUNDED_CAP, max_msg);
+	ipcx__shm_fill(p, g, IPCX__SHM_UNBOUNDED_RING, IPCX__SHM_UNBOUNDED_RING / 2, max_msg);
+	ipcx__unbounded_fit(g);
 	return 0;
 }
 
@@ -144,12 +182,13 @@ static bool ipcx__shm_flags_ok(uint32_t pattern, uint32_t flags)
 	return !(flags & IPCX__SHM_OVERWRITE);
 }
 
-/* The ring and cap sizes: a bounded ring up to 4GiB, or the fixed virtual ring of an unbounded one. */
+/* The ring and cap sizes: a bounded ring up to 4GiB, or the virtual ring of an unbounded one. */
 static bool ipcx__shm_sizes_ok(const struct ipcx__shm_hdr *g)
 {
 	if (g->flags & IPCX__SHM_UNBOUNDED)
-		return g->ring_size == IPCX__SHM_UNBOUNDED_RING && g->cap == IPCX__SHM_UNBOUNDED_CAP &&
-		       ipcx__unbounded_msg_ok(g->max_msg);
+		return ipcx__unbounded_msg_ok(g->max_msg) && ipcx__is_pow2(g->ring_size) &&
+		       g->ring_size <= IPCX__SHM_UNBOUNDED_RING &&
+		       g->ring_size >= ipcx__unbounded_min_ring(g->max_msg) && g->cap == g->ring_size / 2;
 	return ipcx__is_pow2(g->ring_size) && g->ring_size >= IPCX__SHM_MIN_RING &&
 	       g->ring_size <= IPCX__SHM_MAX_RING && g->cap >= IPCX__SHM_MIN_RING &&
 	       g->cap <= g->ring_size && g->max_msg <= g->cap &&
@@ -255,7 +294,7 @@ int ipcx__shm_map_create(struct ipcx__shm_map *m, const char *name,
 	if (rc < 0) {
 		ipcx__shm_map_close(m);
 		shm_unlink(path);
-		return ipcx__fail(rc, "cannot size shm://%s to %llu bytes: %s", name,
+		return ipcx__fail(rc, "cannot size and map shm://%s (%llu bytes): %s", name,
 				  (unsigned long long)g.seg_size, ipcx_strerror(rc));
 	}
 	m->base = base;

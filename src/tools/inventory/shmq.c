@@ -37,7 +37,7 @@ static bool inv_shm_geometry_ok(const struct ipcx__shm_hdr *h, uint64_t file_siz
 		return false;
 	/* The master of an mpsc queue has no ring in its file: its lanes have. */
 	uint64_t ring_bytes = h->pattern == IPCX__SHM_MPSC ? 0 : h->ring_size;
-	/* An unbounded queue's ring is a fixed virtual one, larger than any bounded ring. */
+	/* An unbounded queue's ring is virtual and may be larger than any bounded ring. */
 	uint64_t max_ring =
 		h->flags & IPCX__SHM_UNBOUNDED ? IPCX__SHM_UNBOUNDED_RING : IPCX__SHM_MAX_RING;
 	bool ring_ok = h->ring_size >= IPCX__SHM_MIN_RING && h->ring_size <= max_ring &&
