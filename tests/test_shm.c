@@ -1150,6 +1150,257 @@ static int subscriber_expect(ipcx_chan *rx, unsigned first, unsigned n, bool slo
 	return ipcx_recv(rx, got, sizeof(got), 0, NULL, 0) == -ENOMSG ? 0 : 2;
 }
 
+/* The type of broadcast message i in the typed tests: 1, 2, 3, 1, ... */
+static long typed_type(unsigned i)
+{
+	return 1 + (long)(i % 3);
+}
+
+/* Message i of the typed tests: 40 bytes (a 64-byte record) that say which message it is. */
+enum { TYPED_LEN = 40 };
+static void typed_fill(unsigned char *buf, unsigned i)
+{
+	memcpy(buf, &i, sizeof(i));
+	for (unsigned k = sizeof(i); k < TYPED_LEN; k++)
+		buf[k] = (unsigned char)(i * 7u + k);
+}
+
+/* Sends messages from..to-1 with timeout 0, each of its typed_type(): how many went. */
+static unsigned typed_send(ipcx_chan *tx, unsigned from, unsigned to, int *rc)
+{
+	unsigned char msg[TYPED_LEN];
+	for (unsigned i = from; i < to; i++) {
+		typed_fill(msg, i);
+		*rc = ipcx_send(tx, msg, TYPED_LEN, typed_type(i), 0);
+		if (*rc < 0)
+			return i - from;
+	}
+	*rc = 0;
+	return to - from;
+}
+
+/* Checks that got is message id, whole, with its type. */
+static void typed_check(const unsigned char *got, ssize_t len, long type, unsigned id)
+{
+	unsigned char want[TYPED_LEN];
+	typed_fill(want, id);
+	unsigned got_id = 0;
+	if (len >= (ssize_t)sizeof(got_id))
+		memcpy(&got_id, got, sizeof(got_id));
+	if (len != TYPED_LEN || memcmp(got, want, TYPED_LEN) != 0 || type != typed_type(id))
+		test_fail(__FILE__, __LINE__, "want message %u, got %zd bytes of message %u, type %ld",
+			  id, len, got_id, type);
+}
+
+/* Receives with selector (timeout 0): it must be message id. */
+static void typed_expect(ipcx_chan *rx, long selector, unsigned id)
+{
+	unsigned char got[TYPED_LEN];
+	long type = 0;
+	ssize_t n = ipcx_recv(rx, got, sizeof(got), selector, &type, 0);
+	if (n < 0)
+		test_fail(__FILE__, __LINE__, "selector %ld, want message %u: %s", selector, id,
+			  ipcx_errmsg());
+	typed_check(got, n, type, id);
+}
+
+/* One step of a two-process test: tells the other side, then waits for its answer. */
+static void handshake(int tell, int hear)
+{
+	char c = 's';
+	CHECK(write(tell, &c, 1) == 1);
+	CHECK(read(hear, &c, 1) == 1);
+}
+
+/* The subscriber process of test_broadcast_typed, steps as the comments there say. */
+static void typed_subscriber(const char *url, int tell, int hear)
+{
+	ipcx_chan *rx = open_ok(url, IPCX_RECV);
+	char c;
+	handshake(tell, hear); /* 0-5 sent */
+	typed_expect(rx, 3, 2);
+	typed_expect(rx, -2, 0);
+	typed_expect(rx, 2, 1);
+	typed_expect(rx, 0, 3); /* 2 was taken */
+	typed_expect(rx, 3, 5);
+	CHECK_RC(ipcx_recv(rx, &c, 1, -1, NULL, 0), -ENOMSG); /* 4 is of type 2, 5 taken */
+	typed_expect(rx, 0, 4);
+	CHECK_RC(ipcx_recv(rx, &c, 1, 0, NULL, 0), -ENOMSG);
+	handshake(tell, hear); /* 6-8 sent */
+	const void *loan;
+	long type;
+	ssize_t n = ipcx_recv_loan(rx, &loan, 3, &type, 0);
+	typed_check(loan, n, type, 8);
+	CHECK_RC(ipcx_release(rx), 0);
+	typed_expect(rx, 0, 6);
+	typed_expect(rx, 0, 7);
+	CHECK_RC(ipcx_recv(rx, &c, 1, 0, NULL, 0), -ENOMSG);
+	handshake(tell, hear); /* 9-24 sent: the ring is full */
+	for (unsigned i = 10; i < 25; i += 3) {
+		typed_expect(rx, 2, i);
+		typed_expect(rx, 3, i + 1);
+	}
+	CHECK_RC(ipcx_recv(rx, &c, 1, 2, NULL, 0), -ENOMSG);
+	handshake(tell, hear); /* still full: 9 holds the sender back */
+	typed_expect(rx, 1, 9);
+	handshake(tell, hear); /* room for 9, 10 and 11: 25-27 sent */
+	for (unsigned i = 12; i < 25; i += 3)
+		typed_expect(rx, 0, i);
+	for (unsigned i = 25; i < 28; i++)
+		typed_expect(rx, 0, i);
+	CHECK_RC(ipcx_recv(rx, &c, 1, 0, NULL, 0), -ENOMSG);
+	ipcx_close(rx);
+}
+
+/*
+ * Typed receive on a policy=block broadcast queue, System V semantics per
+ * subscriber (another process): a selector takes the oldest message it
+ * picks, ahead of the subscriber's position if need be, and what it passed
+ * over stays for the next receives, in order; a typed loan ahead is passed
+ * over once released. A message passed over holds the senders back, as in
+ * a System V queue; once it is taken, the room of everything taken behind
+ * it comes back at once. A plain subscriber beside it gets all, in order.
+ */
+static void test_broadcast_typed(void)
+{
+	char url[256];
+	new_queue(url, sizeof(url), "cap=1KiB&maxmsg=64&pattern=broadcast");
+	ipcx_chan *tx = open_ok(url, IPCX_SEND | IPCX_CREATE), *plain = open_ok(url, IPCX_RECV);
+	int to_child[2], to_parent[2];
+	CHECK(pipe(to_child) == 0 && pipe(to_parent) == 0);
+	pid_t pid = fork();
+	if (pid == 0) {
+		ipcx_close(tx);
+		ipcx_close(plain);
+		typed_subscriber(url, to_parent[1], to_child[0]);
+		_exit(0);
+	}
+	char c;
+	int rc;
+	unsigned next = 0;
+	CHECK(read(to_parent[0], &c, 1) == 1);
+	static const unsigned steps[] = {6, 9, 25};
+	for (unsigned k = 0; k < 3; k++) {
+		CHECK(typed_send(tx, next, steps[k], &rc) == steps[k] - next);
+		for (; next < steps[k]; next++)
+			typed_expect(plain, 0, next);
+		handshake(to_child[1], to_parent[0]);
+	}
+	CHECK(typed_send(tx, 25, 26, &rc) == 0 && rc == -EAGAIN);
+	handshake(to_child[1], to_parent[0]);
+	CHECK(typed_send(tx, 25, 29, &rc) == 3 && rc == -EAGAIN);
+	for (; next < 28; next++)
+		typed_expect(plain, 0, next);
+	CHECK(write(to_child[1], "s", 1) == 1);
+	CHECK(wait_child(pid) == 0);
+	ipcx_close(plain);
+	ipcx_close(tx);
+}
+
+/* What the subscriber of test_broadcast_typed_overwrite has seen. */
+struct typed_tally {
+	unsigned char *seen; /* per message */
+	unsigned n, delivered;
+	unsigned long lost;
+	long last_of[4]; /* the last message taken with selector 0 and with 1..3, -1 = none */
+};
+
+/* Counts one receive's outcome: a message (copied out of buf), a loss report, or nothing. */
+static void typed_tally_add(struct typed_tally *t, long selector, ssize_t n,
+			    const unsigned char *buf, long type)
+{
+	if (n == -EOVERFLOW) {
+		unsigned long lost = strtoul(ipcx_errmsg(), NULL, 10);
+		CHECK(lost > 0);
+		t->lost += lost;
+		return;
+	}
+	if (n == -ENOMSG)
+		return;
+	unsigned id;
+	CHECK(n == TYPED_LEN);
+	memcpy(&id, buf, sizeof(id));
+	CHECK(id < t->n && !t->seen[id]);
+	typed_check(buf, n, type, id);
+	CHECK(selector > 0 ? type == selector : type <= (selector ? -selector : type));
+	unsigned which = selector > 0 ? (unsigned)selector : selector == 0 ? 0 : 4;
+	if (which < 4) {
+		CHECK((long)id > t->last_of[which]); /* the oldest first: never one older */
+		t->last_of[which] = id;
+	}
+	t->seen[id] = 1;
+	t->delivered++;
+}
+
+/*
+ * Typed receives and loans on a policy=overwrite broadcast queue, against
+ * a sender in another process that never waits: every message is either
+ * delivered once (whole, of a type the selector allows, never older than
+ * one the same selector took before) or counted lost once. A message a
+ * typed receive took ahead and a sender then overtook is not counted lost.
+ */
+static void test_broadcast_typed_overwrite(void)
+{
+	enum { N = 30000 };
+	char url[256];
+	new_queue(url, sizeof(url), "cap=1KiB&maxmsg=64&pattern=broadcast&policy=overwrite");
+	ipcx_chan *tx = open_ok(url, IPCX_SEND | IPCX_CREATE);
+	_Atomic int *done = mmap(NULL, sizeof(*done), PROT_READ | PROT_WRITE,
+				 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	CHECK(done != MAP_FAILED);
+	int ready[2];
+	CHECK(pipe(ready) == 0);
+	pid_t pid = fork();
+	if (pid == 0) {
+		ipcx_close(tx);
+		ipcx_chan *rx = open_ok(url, IPCX_RECV);
+		CHECK(write(ready[1], "r", 1) == 1);
+		static unsigned char seen[N];
+		struct typed_tally t = {.seen = seen, .n = N, .last_of = {-1, -1, -1, -1}};
+		static const long selectors[] = {0, 0, 0, 1, 2, 3, -1, -2};
+		uint64_t rng = 88172645463325252ull;
+		unsigned char buf[TYPED_LEN];
+		while (!atomic_load(done)) {
+			rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+			long sel = selectors[rng % 8];
+			long type = 0;
+			if (rng >> 8 & 1) {
+				ssize_t n = ipcx_recv(rx, buf, sizeof(buf), sel, &type, 0);
+				typed_tally_add(&t, sel, n, buf, type);
+				continue;
+			}
+			const void *loan;
+			ssize_t n = ipcx_recv_loan(rx, &loan, sel, &type, 0);
+			if (n >= 0) {
+				memcpy(buf, loan, (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf));
+				int rc = ipcx_release(rx);
+				CHECK(rc == 0 || rc == -EOVERFLOW);
+				if (rc < 0)
+					continue; /* overwritten on loan: it counts among the lost */
+			}
+			typed_tally_add(&t, sel, n, buf, type);
+		}
+		ssize_t n;
+		long type = 0;
+		while ((n = ipcx_recv(rx, buf, sizeof(buf), 0, &type, 0)) != -ENOMSG)
+			typed_tally_add(&t, 0, n, buf, type);
+		if (t.delivered + t.lost != N)
+			test_fail(__FILE__, __LINE__, "%u delivered + %lu lost, %u sent", t.delivered,
+				  t.lost, (unsigned)N);
+		CHECK(t.lost > 0 && t.delivered > 100);
+		ipcx_close(rx);
+		_exit(0);
+	}
+	char c;
+	CHECK(read(ready[0], &c, 1) == 1);
+	int rc;
+	CHECK(typed_send(tx, 0, N, &rc) == N);
+	atomic_store(done, 1);
+	CHECK(wait_child(pid) == 0);
+	munmap(done, sizeof(*done));
+	ipcx_close(tx);
+}
+
 /*
  * One sender, three subscriber processes (one slow), policy=block: every
  * subscriber gets every message, in order, byte for byte; the slowest
@@ -1164,7 +1415,7 @@ static void test_broadcast_block(void)
 	struct ipcx_caps caps;
 	CHECK_RC(ipcx_caps_of(tx, &caps), 0);
 	CHECK((caps.flags & IPCX_CAP_BROADCAST) && (caps.flags & IPCX_CAP_RELIABLE));
-	CHECK(!(caps.flags & IPCX_CAP_TYPED));
+	CHECK(caps.flags & IPCX_CAP_TYPED);
 	unsigned char msg[256];
 	CHECK_RC(ipcx_send(tx, msg, fill_seq(msg, 0, sizeof(msg)), 1, 0), 0); /* nobody hears it */
 	int ready[2];
@@ -2071,6 +2322,8 @@ static const struct test_case tests[] = {
 	{"broadcast_two_senders", test_broadcast_two_senders},
 	{"broadcast_join_streaming", test_broadcast_join_streaming},
 	{"broadcast_loans", test_broadcast_loans},
+	{"broadcast_typed", test_broadcast_typed},
+	{"broadcast_typed_overwrite", test_broadcast_typed_overwrite},
 	{"broadcast_dead_subscriber", test_broadcast_dead_subscriber},
 	{"broadcast_dead_mover", test_broadcast_dead_mover},
 	{"broadcast_block", test_broadcast_block},

@@ -24,11 +24,21 @@
  * A sender moves subscribers before it moves rel, and writes a reclaimed
  * place only after rel passed it. A subscriber copies a message, then
  * checks that rel has not passed it (a seqlock read) before moving on.
+ *
+ * A typed receive (System V semantics) may take a message ahead of the
+ * subscriber's position, which stays where it is: the messages it passed
+ * over are still to come. The subscriber keeps the taken message's
+ * position in a private set and steps over it once its position gets
+ * there. Under policy=block its position keeps senders off everything
+ * ahead of it; under overwrite a sender may overtake it past a taken
+ * message, counting it lost as any other: the subscriber finds it behind
+ * its position and takes it off the count it reports.
  */
 #include "shmq.h"
 
 #include <errno.h>
 #include <limits.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -101,6 +111,72 @@ static int ipcx__bc_next(struct ipcx__shmq *q, uint64_t r, uint64_t *next, bool 
 	*msg = stage == IPCX__ST_COMMITTED;
 	*next = r + span;
 	return 1;
+}
+
+/* ---- messages taken ahead of the position -------------------------- */
+
+/* Where pos is or belongs in the ascending set of taken positions. */
+static size_t ipcx__taken_index(const struct ipcx__shmq *q, uint64_t pos)
+{
+	size_t lo = 0, hi = q->ntaken;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (q->taken[mid] < pos)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+bool ipcx__shmq_bc_is_taken(const struct ipcx__shmq *q, uint64_t pos)
+{
+	size_t i = ipcx__taken_index(q, pos);
+	return i < q->ntaken && q->taken[i] == pos;
+}
+
+static int ipcx__taken_add(struct ipcx__shmq *q, uint64_t pos)
+{
+	if (q->ntaken == q->taken_cap) {
+		size_t cap = q->taken_cap ? 2 * q->taken_cap : 16;
+		uint64_t *grown = realloc(q->taken, cap * sizeof(*grown));
+		if (!grown)
+			return ipcx__fail(-ENOMEM, "out of memory for a typed receive's bookkeeping");
+		q->taken = grown;
+		q->taken_cap = cap;
+	}
+	size_t i = ipcx__taken_index(q, pos);
+	memmove(q->taken + i + 1, q->taken + i, (q->ntaken - i) * sizeof(*q->taken));
+	q->taken[i] = pos;
+	q->ntaken++;
+	return 1;
+}
+
+/* Forgets the taken positions below pos: how many there were. */
+static size_t ipcx__taken_drop(struct ipcx__shmq *q, uint64_t pos)
+{
+	size_t n = ipcx__taken_index(q, pos);
+	memmove(q->taken, q->taken + n, (q->ntaken - n) * sizeof(*q->taken));
+	q->ntaken -= n;
+	return n;
+}
+
+/*
+ * Forgets the taken positions a sender moved us past: it counted each of
+ * them lost, and the report takes them off.
+ */
+static void ipcx__taken_overtaken(struct ipcx__shmq *q, uint64_t sub)
+{
+	if (q->ntaken && sub)
+		q->taken_lost += ipcx__taken_drop(q, sub - 1);
+}
+
+void ipcx__shmq_bc_forget(struct ipcx__shmq *q)
+{
+	free(q->taken);
+	q->taken = NULL;
+	q->ntaken = q->taken_cap = 0;
+	q->taken_lost = 0;
 }
 
 /* Our bit in a subscriber's movers mask. */
@@ -230,6 +306,8 @@ static bool ipcx__bc_step(struct ipcx__shmq *q, uint64_t pos, uint64_t next, boo
 	uint64_t at = pos + 1;
 	if (!atomic_compare_exchange_strong(&q->me->sub, &at, next + 1))
 		return false;
+	if (q->ntaken)
+		ipcx__taken_drop(q, next); /* we stepped over them: nobody counted them lost */
 	if (lost)
 		atomic_fetch_add(&q->me->lost, 1);
 	if (!ipcx__overwrite(q))
@@ -241,6 +319,29 @@ static bool ipcx__bc_step(struct ipcx__shmq *q, uint64_t pos, uint64_t next, boo
 static bool ipcx__bc_passed(struct ipcx__shmq *q, uint64_t pos)
 {
 	return atomic_load(&q->hdr->rel) > pos;
+}
+
+/*
+ * Steps our position over the messages we took ahead of it, as long as it
+ * is on one, so that their room comes back now. -EPROTO, or 0.
+ */
+static int ipcx__bc_pass_taken(struct ipcx__shmq *q)
+{
+	for (uint64_t n = 0; q->ntaken && n <= q->map->ring_size / 8; n++) {
+		uint64_t sub = atomic_load(&q->me->sub);
+		ipcx__taken_overtaken(q, sub);
+		if (!q->ntaken || q->taken[0] != sub - 1)
+			return 0;
+		uint64_t pos = sub - 1;
+		struct ipcx__shm_rec *rec = ipcx__shmq_rec(q->map, pos);
+		uint32_t span = rec ? atomic_load(&rec->span) : 0;
+		if (ipcx__bc_passed(q, pos))
+			continue; /* a sender moves us on */
+		if (!rec || !ipcx__shmq_span_ok(q->map, pos, span))
+			return ipcx__shmq_corrupt(pos, "bad record taken ahead");
+		ipcx__bc_step(q, pos, pos + span, false);
+	}
+	return q->ntaken ? ipcx__shmq_corrupt(0, "endless chain of records") : 0;
 }
 
 /*
@@ -310,7 +411,15 @@ static int ipcx__bc_overtaken(void)
 
 int ipcx__shmq_bc_release(struct ipcx__shmq *q, uint64_t pos)
 {
-	if (atomic_load(&q->me->sub) != pos + 1)
+	uint64_t sub = atomic_load(&q->me->sub);
+	if (sub && sub < pos + 1) {
+		/* Lent by a typed receive ahead of us: whole unless rel passed it. */
+		if (ipcx__bc_passed(q, pos))
+			return ipcx__bc_overtaken();
+		int rc = ipcx__taken_add(q, pos);
+		return rc < 0 ? rc : 0;
+	}
+	if (sub != pos + 1)
 		return ipcx__bc_overtaken();
 	struct ipcx__shm_rec *rec = ipcx__shmq_rec(q->map, pos);
 	uint32_t span = rec ? atomic_load(&rec->span) : 0;
@@ -319,7 +428,9 @@ int ipcx__shmq_bc_release(struct ipcx__shmq *q, uint64_t pos)
 			return ipcx__bc_overtaken(); /* the span we read was a newer record's */
 		return ipcx__shmq_corrupt(pos, "bad record under a receive loan");
 	}
-	return ipcx__bc_step(q, pos, pos + span, false) ? 0 : ipcx__bc_overtaken();
+	if (!ipcx__bc_step(q, pos, pos + span, false))
+		return ipcx__bc_overtaken();
+	return ipcx__bc_pass_taken(q);
 }
 
 /*
@@ -365,12 +476,60 @@ static int ipcx__bc_report(struct ipcx__shmq *q)
 		return 0;
 	/* An exchange: a count added meanwhile is reported now, not twice. */
 	unsigned long long n = atomic_exchange(&q->me->lost, 0);
+	/* Taken ahead, then overtaken: counted lost, but we have them. A move counted is seen. */
+	ipcx__taken_overtaken(q, atomic_load(&q->me->sub));
+	uint64_t had = n < q->taken_lost ? n : q->taken_lost;
+	q->taken_lost -= had;
+	n -= had;
+	if (n == 0)
+		return 0;
 	return ipcx__fail(-EOVERFLOW,
 			  "%llu message(s) were overwritten before this subscriber read them", n);
 }
 
-int ipcx__shmq_bc_take(struct ipcx__shmq *q, void *buf, size_t size, struct ipcx__shmq_msg *out,
-		       uint64_t *stuck)
+/*
+ * Copies the committed message at pos, ahead of our position, into buf,
+ * or lends it (buf NULL): 1 when it is ours, 0 to look again (a sender
+ * reclaimed it while we copied, after moving us past it and counting it
+ * lost), -EMSGSIZE, -EPROTO, -ENOMEM.
+ */
+static int ipcx__bc_copy_ahead(struct ipcx__shmq *q, uint64_t pos, uint64_t st, void *buf,
+			       size_t size, struct ipcx__shmq_msg *out)
+{
+	struct ipcx__shm_rec *rec = ipcx__shmq_rec(q->map, pos);
+	int rc = ipcx__bc_header(q, rec, pos, st, buf ? size : SIZE_MAX, out);
+	if (rc <= 0 || !buf)
+		return rc; /* a loan is marked taken at its release (ipcx__shmq_bc_release) */
+	memcpy(buf, ipcx__shmq_payload(rec), out->len);
+	ipcx__read_fence();
+	if (ipcx__bc_passed(q, pos))
+		return 0;
+	return ipcx__taken_add(q, pos);
+}
+
+/*
+ * A typed receive with our position at pos, on a committed message: takes
+ * the message selector picks, there or ahead. As ipcx__bc_copy, or
+ * -EAGAIN when there is none.
+ */
+static int ipcx__bc_take_typed(struct ipcx__shmq *q, uint64_t pos, long selector, void *buf,
+			       size_t size, struct ipcx__shmq_msg *out, uint64_t *stuck)
+{
+	struct ipcx__scan f = {0};
+	int rc = ipcx__shmq_scan_typed(q, pos, selector, &f, stuck);
+	if (rc <= 0)
+		return rc == 0 ? -EAGAIN : rc == -EAGAIN ? 0 : rc;
+	rc = ipcx__bc_report(q);
+	if (rc == 0)
+		rc = f.pos == pos ? ipcx__bc_copy(q, ipcx__shmq_rec(q->map, pos), pos, f.st, buf,
+						  size, out)
+				  : ipcx__bc_copy_ahead(q, f.pos, f.st, buf, size, out);
+	return rc;
+}
+
+
+int ipcx__shmq_bc_take(struct ipcx__shmq *q, void *buf, size_t size, long selector,
+		       struct ipcx__shmq_msg *out, uint64_t *stuck)
 {
 	const struct ipcx__shm_map *m = q->map;
 	for (uint64_t n = 0; n <= m->ring_size / 8; n++) {
@@ -378,6 +537,7 @@ int ipcx__shmq_bc_take(struct ipcx__shmq *q, void *buf, size_t size, struct ipcx
 		if (sub == 0)
 			return ipcx__shmq_corrupt(0, "subscriber without a position");
 		uint64_t pos = sub - 1;
+		ipcx__taken_overtaken(q, sub);
 		/* The record before the tail, as a queue's receiver looks (ring.c, ipcx__state_at). */
 		struct ipcx__shm_rec *rec = ipcx__shmq_rec(m, pos);
 		uint64_t st = rec ? atomic_load_explicit(&rec->state, memory_order_acquire) : 0;
@@ -400,9 +560,17 @@ int ipcx__shmq_bc_take(struct ipcx__shmq *q, void *buf, size_t size, struct ipcx
 			return -EAGAIN;
 		}
 		if (ipcx__st_stage(st) == IPCX__ST_COMMITTED) {
-			int rc = ipcx__bc_report(q);
-			if (rc == 0)
+			int rc;
+			if (q->ntaken && q->taken[0] == pos)
+				rc = ipcx__bc_pass_taken(q);
+			else if (selector != 0)
+				rc = ipcx__bc_take_typed(q, pos, selector, buf, size, out, stuck);
+			else if ((rc = ipcx__bc_report(q)) == 0)
 				rc = ipcx__bc_copy(q, rec, pos, st, buf, size, out);
+			if (rc > 0 && buf && q->ntaken) {
+				int passed = ipcx__bc_pass_taken(q);
+				rc = passed < 0 ? passed : rc;
+			}
 			if (rc != 0)
 				return rc;
 			continue;

@@ -348,11 +348,13 @@ void ipcx__shmq_detach(struct ipcx__shmq *q)
 	q->poll_fd = -1;
 	/* A handle inherited across fork() is closed in the child: the slot is the parent's. */
 	if (q->owner >> 2 != ipcx__shm_self_token()) {
+		ipcx__shmq_bc_forget(q);
 		q->me = NULL;
 		return;
 	}
 	if (q->loan_recv)
 		ipcx__shmq_release(q);
+	ipcx__shmq_bc_forget(q);
 	ipcx__shmq_publish(q);
 	ipcx__lock(q->hdr);
 	if (q->loan_send)

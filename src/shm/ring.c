@@ -880,22 +880,11 @@ static bool ipcx__better(long selector, long type, long best)
 	return (unsigned long)type <= limit && (best == 0 || type < best);
 }
 
-struct ipcx__scan {
-	uint64_t pos, st;
-	long type;
-};
-
-/*
- * Walks the records from the head to the tail (or to the first unfinished
- * one, reported in *stuck) looking for the message selector picks. 1 with
- * *found filled, 0 when none, -EAGAIN when the walk must restart because
- * records were recycled under it, -EPROTO.
- */
-static int ipcx__scan_typed(struct ipcx__shmq *q, long selector, struct ipcx__scan *found,
-			    uint64_t *stuck)
+int ipcx__shmq_scan_typed(struct ipcx__shmq *q, uint64_t from, long selector,
+			  struct ipcx__scan *found, uint64_t *stuck)
 {
 	const struct ipcx__shm_map *m = q->map;
-	uint64_t seen, p = ipcx__head(q, &seen);
+	uint64_t p = from;
 	uint64_t t = atomic_load_explicit(&q->hdr->tail, memory_order_acquire);
 	found->type = 0;
 	for (uint64_t n = 0; p < t; n++) {
@@ -917,7 +906,8 @@ static int ipcx__scan_typed(struct ipcx__shmq *q, long selector, struct ipcx__sc
 			return -EAGAIN; /* what we read may be a newer record's */
 		if (!ipcx__shmq_span_ok(m, p, span) || !ipcx__stage_ok(st))
 			return ipcx__shmq_corrupt(p, "bad record");
-		if (ipcx__st_stage(st) == IPCX__ST_COMMITTED) {
+		if (ipcx__st_stage(st) == IPCX__ST_COMMITTED &&
+		    !(q->ntaken && ipcx__shmq_bc_is_taken(q, p))) {
 			bool take = selector > 0 ? type == selector
 						 : ipcx__better(selector, type, found->type);
 			if (take) {
@@ -936,7 +926,8 @@ long ipcx__shmq_peek_type(struct ipcx__shmq *q, long selector)
 	for (;;) {
 		struct ipcx__scan f = {0};
 		uint64_t stuck = IPCX__NONE;
-		int rc = ipcx__scan_typed(q, selector, &f, &stuck);
+		uint64_t seen;
+		int rc = ipcx__shmq_scan_typed(q, ipcx__head(q, &seen), selector, &f, &stuck);
 		if (rc != -EAGAIN)
 			return rc < 0 ? rc : rc ? f.type : 0;
 	}
@@ -948,7 +939,8 @@ static int ipcx__claim_typed(struct ipcx__shmq *q, size_t size, long selector, u
 	for (;;) {
 		struct ipcx__scan f = {0};
 		*stuck = IPCX__NONE;
-		int rc = ipcx__scan_typed(q, selector, &f, stuck);
+		uint64_t seen;
+		int rc = ipcx__shmq_scan_typed(q, ipcx__head(q, &seen), selector, &f, stuck);
 		if (rc == 0)
 			return -EAGAIN;
 		if (rc == -EAGAIN)
@@ -990,7 +982,7 @@ static int ipcx__claim_once(struct ipcx__shmq *q, void *buf, size_t size, long s
 	*stuck = IPCX__NONE;
 	if (ipcx__broadcast(q)) {
 		struct ipcx__shmq_msg msg;
-		int rc = ipcx__shmq_bc_take(q, buf, size, &msg, stuck);
+		int rc = ipcx__shmq_bc_take(q, buf, size, selector, &msg, stuck);
 		*c = (struct ipcx__claim){
 		    .pos = msg.pos, .len = msg.len, .span = msg.span, .type = msg.type,
 		    .copied = buf != NULL};

@@ -76,6 +76,14 @@ struct ipcx__shmq {
 	unsigned room_spins; /* how long a wait for room spins before it sleeps (ring.c) */
 	unsigned data_spins; /* how long a wait for a message does */
 	unsigned lease_waits; /* looks spent waiting for another receiver's lease (lease.c) */
+	/*
+	 * A broadcast subscriber's messages taken by typed receives ahead of
+	 * its position, ascending (broadcast.c), and how many of those
+	 * senders counted lost when they moved it past them.
+	 */
+	uint64_t *taken;
+	size_t ntaken, taken_cap;
+	uint64_t taken_lost;
 };
 
 /*
@@ -232,9 +240,34 @@ int ipcx__shmq_bc_reclaim(struct ipcx__shmq *q, uint64_t want, uint64_t *stuck);
  * policy=block sender reclaims it meanwhile; a policy=overwrite sender
  * may, and the release then fails with -EOVERFLOW.
  */
-int ipcx__shmq_bc_take(struct ipcx__shmq *q, void *buf, size_t size, struct ipcx__shmq_msg *out,
-		       uint64_t *stuck);
+int ipcx__shmq_bc_take(struct ipcx__shmq *q, void *buf, size_t size, long selector,
+		       struct ipcx__shmq_msg *out, uint64_t *stuck);
 int ipcx__shmq_bc_release(struct ipcx__shmq *q, uint64_t pos);
+/*
+ * A typed receive (selector != 0, System V semantics) takes the message
+ * the selector picks from the subscriber's position on, which may lie
+ * ahead of it: the subscriber keeps such a message's position in q->taken
+ * and steps over it when it gets there. ipcx__shmq_bc_is_taken tells
+ * whether the message at pos is one of those; ipcx__shmq_bc_forget frees
+ * the set (the channel closes).
+ */
+bool ipcx__shmq_bc_is_taken(const struct ipcx__shmq *q, uint64_t pos);
+void ipcx__shmq_bc_forget(struct ipcx__shmq *q);
+
+/* A message a typed receive picks: its position, state and type (ring.c). */
+struct ipcx__scan {
+	uint64_t pos, st;
+	long type;
+};
+/*
+ * ipcx__shmq_scan_typed walks the records from position from to the tail
+ * (or to the first unfinished one, reported in *stuck) looking for the
+ * message selector picks, passing over a subscriber's taken ones. 1 with
+ * *found filled, 0 when none, -EAGAIN when the walk must restart because
+ * records were recycled under it, -EPROTO.
+ */
+int ipcx__shmq_scan_typed(struct ipcx__shmq *q, uint64_t from, long selector,
+			  struct ipcx__scan *found, uint64_t *stuck);
 /*
  * ipcx__shmq_bc_forget_mover finishes what the dead sender in slot dead
  * may have left half done while overtaking a subscriber: adds the loss its

@@ -122,8 +122,7 @@ unsigned ipcx__shm_caps(unsigned pattern, unsigned shm_flags, int role)
 	if (pattern == IPCX__SHM_MPSC)
 		caps |= IPCX_CAP_MANY_SENDERS;
 	if (pattern == IPCX__SHM_BROADCAST)
-		caps = (caps & ~(unsigned)IPCX_CAP_TYPED) | IPCX_CAP_BROADCAST |
-		       IPCX_CAP_MANY_SENDERS;
+		caps |= IPCX_CAP_BROADCAST | IPCX_CAP_MANY_SENDERS;
 	if (shm_flags & IPCX__SHM_OVERWRITE)
 		caps &= ~(unsigned)(IPCX_CAP_RELIABLE | IPCX_CAP_FLOW_CONTROL);
 	if (shm_flags & IPCX__SHM_RENDEZVOUS)
