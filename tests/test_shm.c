@@ -295,6 +295,48 @@ static void test_typed_wait(void)
 	ipcx_close(ch);
 }
 
+/*
+ * A broadcast subscriber in another process waits for type 42 while 50
+ * messages of type 1 come, some after pauses long enough for it to sleep:
+ * each wakes it, none is taken, and 42 is; the 50 stay for it, in order.
+ */
+static void test_typed_wait_broadcast(void)
+{
+	char url[256];
+	new_queue(url, sizeof(url), "cap=4KiB&maxmsg=64&pattern=broadcast");
+	ipcx_chan *tx = open_ok(url, IPCX_SEND | IPCX_CREATE);
+	int ready[2];
+	CHECK(pipe(ready) == 0);
+	pid_t pid = fork();
+	if (pid == 0) {
+		ipcx_close(tx);
+		ipcx_chan *rx = open_ok(url, IPCX_RECV);
+		CHECK(write(ready[1], "r", 1) == 1);
+		unsigned v;
+		long type;
+		CHECK_RC(ipcx_recv(rx, &v, sizeof(v), 42, &type, 10000), sizeof(v));
+		CHECK(v == 99 && type == 42);
+		for (unsigned i = 0; i < 50; i++) {
+			CHECK_RC(ipcx_recv(rx, &v, sizeof(v), 0, &type, 0), sizeof(v));
+			CHECK(v == i && type == 1);
+		}
+		CHECK_RC(ipcx_recv(rx, &v, sizeof(v), 0, NULL, 0), -ENOMSG);
+		ipcx_close(rx);
+		_exit(0);
+	}
+	char c;
+	CHECK(read(ready[0], &c, 1) == 1);
+	for (unsigned i = 0; i < 50; i++) {
+		if (i % 10 == 0)
+			usleep(5000);
+		CHECK_RC(ipcx_send(tx, &i, sizeof(i), 1, -1), 0);
+	}
+	unsigned v = 99;
+	CHECK_RC(ipcx_send(tx, &v, sizeof(v), 42, -1), 0);
+	CHECK(wait_child(pid) == 0);
+	ipcx_close(tx);
+}
+
 static void test_options(void)
 {
 	char url[256], other[300];
@@ -2341,6 +2383,7 @@ static const struct test_case tests[] = {
 	{"sizes", test_sizes},
 	{"typed", test_typed},
 	{"typed_wait", test_typed_wait},
+	{"typed_wait_broadcast", test_typed_wait_broadcast},
 	{"options", test_options},
 	{"spsc_one_each", test_spsc_one_each},
 	{"queue_lease", test_queue_lease},
