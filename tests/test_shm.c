@@ -1443,6 +1443,86 @@ static void test_broadcast_typed_overwrite(void)
 	ipcx_close(tx);
 }
 
+/* Does the filter types=2,4-5 of test_broadcast_filter let type through? */
+static bool filter_wants(long type)
+{
+	return type == 2 || type == 4 || type == 5;
+}
+
+/* The subscriber of test_broadcast_filter: n messages of types 1..6 come, 3 first. */
+static void filter_subscriber(const char *url, int ready, int go, unsigned n)
+{
+	char with_types[300];
+	snprintf(with_types, sizeof(with_types), "%s&types=2,4-5", url);
+	ipcx_chan *rx = open_ok(with_types, IPCX_RECV);
+	CHECK(write(ready, "r", 1) == 1);
+	unsigned v;
+	long type;
+	CHECK_RC(ipcx_recv(rx, &v, sizeof(v), 2, &type, 5000), sizeof(v)); /* 0-2 sent */
+	CHECK(v == 1 && type == 2);
+	CHECK_RC(ipcx_recv(rx, &v, sizeof(v), 1, &type, 0), -ENOMSG); /* 0 is filtered out */
+	CHECK_RC(ipcx_recv(rx, &v, sizeof(v), 0, &type, 0), -ENOMSG); /* and so are 0 and 2 */
+	handshake(ready, go);
+	for (unsigned i = 3; i < n; i++) {
+		long want = 1 + (long)(i % 6);
+		if (!filter_wants(want))
+			continue;
+		long selector = i % 7 == 0 ? want : 0;
+		CHECK_RC(ipcx_recv(rx, &v, sizeof(v), selector, &type, 5000), sizeof(v));
+		if (v != i || type != want)
+			test_fail(__FILE__, __LINE__, "want %u of type %ld, got %u of type %ld", i,
+				  want, v, type);
+	}
+	CHECK_RC(ipcx_recv(rx, &v, sizeof(v), 0, NULL, 100), -ETIMEDOUT);
+	ipcx_close(rx);
+}
+
+/*
+ * A broadcast subscriber with types=2,4-5 receives only those types, in
+ * order, by selector 0 or its type: the others pass it by, neither
+ * delivered nor lost, and their room comes back, so a sender that sends
+ * twenty rings' worth with a 1 KiB ring (policy=block) never waits for
+ * good. A selector outside the filter finds nothing. A bad list, or
+ * types= on anything but a subscriber, is -EINVAL.
+ */
+static void test_broadcast_filter(void)
+{
+	enum { N = 600 };
+	char url[256], bad[300];
+	new_queue(url, sizeof(url), "cap=1KiB&maxmsg=64&pattern=broadcast");
+	ipcx_chan *tx = open_ok(url, IPCX_SEND | IPCX_CREATE), *other = NULL;
+	static const char *const bad_lists[] = {"0", "3-1", "a", "1,,2", "2-", "-3", "1;2",
+						"1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17"};
+	for (unsigned k = 0; k < sizeof(bad_lists) / sizeof(bad_lists[0]); k++) {
+		snprintf(bad, sizeof(bad), "%s&types=%s", url, bad_lists[k]);
+		CHECK_RC(ipcx_open(&other, bad, IPCX_RECV, 0), -EINVAL);
+		CHECK(strstr(ipcx_errmsg(), "bad types") != NULL);
+	}
+	snprintf(bad, sizeof(bad), "%s&types=2", url);
+	CHECK_RC(ipcx_open(&other, bad, IPCX_SEND, 0), -EINVAL);
+	CHECK(strstr(ipcx_errmsg(), "types=") != NULL);
+	char queue[256];
+	new_queue(queue, sizeof(queue), "types=2");
+	CHECK_RC(ipcx_open(&other, queue, IPCX_RECV | IPCX_CREATE, 0), -EINVAL);
+	int ready[2], go[2];
+	CHECK(pipe(ready) == 0 && pipe(go) == 0);
+	pid_t pid = fork();
+	if (pid == 0) {
+		ipcx_close(tx);
+		filter_subscriber(url, ready[1], go[0], N);
+		_exit(0);
+	}
+	char c;
+	CHECK(read(ready[0], &c, 1) == 1);
+	for (unsigned i = 0; i < N; i++) {
+		if (i == 3)
+			handshake(go[1], ready[0]);
+		CHECK_RC(ipcx_send(tx, &i, sizeof(i), 1 + (long)(i % 6), 5000), 0);
+	}
+	CHECK(wait_child(pid) == 0);
+	ipcx_close(tx);
+}
+
 /*
  * One sender, three subscriber processes (one slow), policy=block: every
  * subscriber gets every message, in order, byte for byte; the slowest
@@ -2366,6 +2446,7 @@ static const struct test_case tests[] = {
 	{"broadcast_loans", test_broadcast_loans},
 	{"broadcast_typed", test_broadcast_typed},
 	{"broadcast_typed_overwrite", test_broadcast_typed_overwrite},
+	{"broadcast_filter", test_broadcast_filter},
 	{"broadcast_dead_subscriber", test_broadcast_dead_subscriber},
 	{"broadcast_dead_mover", test_broadcast_dead_mover},
 	{"broadcast_block", test_broadcast_block},

@@ -129,10 +129,26 @@ static size_t ipcx__taken_index(const struct ipcx__shmq *q, uint64_t pos)
 	return lo;
 }
 
-bool ipcx__shmq_bc_is_taken(const struct ipcx__shmq *q, uint64_t pos)
+static bool ipcx__taken_has(const struct ipcx__shmq *q, uint64_t pos)
 {
 	size_t i = ipcx__taken_index(q, pos);
 	return i < q->ntaken && q->taken[i] == pos;
+}
+
+/* Does our filter let messages of type through? */
+static bool ipcx__bc_wanted(const struct ipcx__shmq *q, long type)
+{
+	if (!q->ntypes)
+		return true;
+	for (unsigned i = 0; i < q->ntypes; i++)
+		if (type >= q->types[i].lo && type <= q->types[i].hi)
+			return true;
+	return false;
+}
+
+bool ipcx__shmq_bc_skips(const struct ipcx__shmq *q, uint64_t pos, long type)
+{
+	return !ipcx__bc_wanted(q, type) || (q->ntaken && ipcx__taken_has(q, pos));
 }
 
 static int ipcx__taken_add(struct ipcx__shmq *q, uint64_t pos)
@@ -322,6 +338,23 @@ static bool ipcx__bc_passed(struct ipcx__shmq *q, uint64_t pos)
 }
 
 /*
+ * Steps our position over the committed record at pos without delivering
+ * it: 0 (done, or a sender moves us on), or -EPROTO. The span is read
+ * before rel is: not passed, it is the record's own.
+ */
+static int ipcx__bc_step_over(struct ipcx__shmq *q, uint64_t pos)
+{
+	struct ipcx__shm_rec *rec = ipcx__shmq_rec(q->map, pos);
+	uint32_t span = rec ? atomic_load(&rec->span) : 0;
+	if (ipcx__bc_passed(q, pos))
+		return 0;
+	if (!rec || !ipcx__shmq_span_ok(q->map, pos, span))
+		return ipcx__shmq_corrupt(pos, "bad record");
+	ipcx__bc_step(q, pos, pos + span, false);
+	return 0;
+}
+
+/*
  * Steps our position over the messages we took ahead of it, as long as it
  * is on one, so that their room comes back now. -EPROTO, or 0.
  */
@@ -332,14 +365,9 @@ static int ipcx__bc_pass_taken(struct ipcx__shmq *q)
 		ipcx__taken_overtaken(q, sub);
 		if (!q->ntaken || q->taken[0] != sub - 1)
 			return 0;
-		uint64_t pos = sub - 1;
-		struct ipcx__shm_rec *rec = ipcx__shmq_rec(q->map, pos);
-		uint32_t span = rec ? atomic_load(&rec->span) : 0;
-		if (ipcx__bc_passed(q, pos))
-			continue; /* a sender moves us on */
-		if (!rec || !ipcx__shmq_span_ok(q->map, pos, span))
-			return ipcx__shmq_corrupt(pos, "bad record taken ahead");
-		ipcx__bc_step(q, pos, pos + span, false);
+		int rc = ipcx__bc_step_over(q, sub - 1);
+		if (rc < 0)
+			return rc;
 	}
 	return q->ntaken ? ipcx__shmq_corrupt(0, "endless chain of records") : 0;
 }
@@ -563,6 +591,8 @@ int ipcx__shmq_bc_take(struct ipcx__shmq *q, void *buf, size_t size, long select
 			int rc;
 			if (q->ntaken && q->taken[0] == pos)
 				rc = ipcx__bc_pass_taken(q);
+			else if (q->ntypes && !ipcx__bc_wanted(q, (long)atomic_load(&rec->type)))
+				rc = ipcx__bc_step_over(q, pos); /* filtered out: not lost */
 			else if (selector != 0)
 				rc = ipcx__bc_take_typed(q, pos, selector, buf, size, out, stuck);
 			else if ((rc = ipcx__bc_report(q)) == 0)

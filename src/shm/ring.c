@@ -907,7 +907,7 @@ int ipcx__shmq_scan_typed(struct ipcx__shmq *q, uint64_t from, long selector,
 		if (!ipcx__shmq_span_ok(m, p, span) || !ipcx__stage_ok(st))
 			return ipcx__shmq_corrupt(p, "bad record");
 		if (ipcx__st_stage(st) == IPCX__ST_COMMITTED &&
-		    !(q->ntaken && ipcx__shmq_bc_is_taken(q, p))) {
+		    !((q->ntaken || q->ntypes) && ipcx__shmq_bc_skips(q, p, type))) {
 			bool take = selector > 0 ? type == selector
 						 : ipcx__better(selector, type, found->type);
 			if (take) {

@@ -54,6 +54,12 @@ struct ipcx__shm_map {
 };
 
 /* One peer on a map. */
+/* Message types lo to hi, both >= 1: a piece of a subscriber's filter. */
+struct ipcx__type_range {
+	long lo, hi;
+};
+#define IPCX__MAX_TYPE_RANGES 16u
+
 struct ipcx__shmq {
 	const struct ipcx__shm_map *map;
 	struct ipcx__shm_hdr *hdr;
@@ -84,6 +90,9 @@ struct ipcx__shmq {
 	uint64_t *taken;
 	size_t ntaken, taken_cap;
 	uint64_t taken_lost;
+	/* A broadcast subscriber's filter (types=): the types it receives; none = all (broadcast.c). */
+	struct ipcx__type_range types[IPCX__MAX_TYPE_RANGES];
+	unsigned ntypes;
 };
 
 /*
@@ -247,11 +256,13 @@ int ipcx__shmq_bc_release(struct ipcx__shmq *q, uint64_t pos);
  * A typed receive (selector != 0, System V semantics) takes the message
  * the selector picks from the subscriber's position on, which may lie
  * ahead of it: the subscriber keeps such a message's position in q->taken
- * and steps over it when it gets there. ipcx__shmq_bc_is_taken tells
- * whether the message at pos is one of those; ipcx__shmq_bc_forget frees
- * the set (the channel closes).
+ * and steps over it when it gets there. A subscriber with a filter
+ * (q->types) steps over the messages of other types. ipcx__shmq_bc_skips
+ * tells whether a typed receive passes over the message at pos, of type:
+ * taken, or filtered out. ipcx__shmq_bc_forget frees the set (the channel
+ * closes).
  */
-bool ipcx__shmq_bc_is_taken(const struct ipcx__shmq *q, uint64_t pos);
+bool ipcx__shmq_bc_skips(const struct ipcx__shmq *q, uint64_t pos, long type);
 void ipcx__shmq_bc_forget(struct ipcx__shmq *q);
 
 /* A message a typed receive picks: its position, state and type (ring.c). */

@@ -11,7 +11,8 @@
  * pattern=broadcast (every subscriber gets every message) with
  * policy=block or policy=overwrite. They matter
  * when the queue is created; opening an existing queue with options that
- * disagree with it is -EINVAL.
+ * disagree with it is -EINVAL. types=LIST is a broadcast subscriber's
+ * own: it receives only messages of those types (1,3-5).
  */
 #include "ipcx_impl.h"
 #include "../shm/shmq.h"
@@ -51,6 +52,52 @@ static int ipcx__shm_policy(const struct ipcx__url *u, struct ipcx__shm_params *
 		p->flags |= IPCX__SHM_OVERWRITE;
 	else if (policy && strcmp(policy, "block") != 0)
 		return ipcx__fail(-EINVAL, "bad policy '%s' (block or overwrite)", policy);
+	return 0;
+}
+
+/*
+ * types=LIST, a broadcast subscriber's filter: types and ranges of types,
+ * as in types=1,3-5, into r; *n of them, none without the option.
+ */
+static int ipcx__shm_types(const struct ipcx__url *u, struct ipcx__type_range *r, unsigned *n)
+{
+	const char *list = ipcx__url_opt(u, "types"), *s = list;
+	*n = 0;
+	while (list) {
+		char *end;
+		errno = 0;
+		long lo = strtol(s, &end, 10), hi = lo;
+		if (end != s && *end == '-') {
+			const char *from = end + 1;
+			hi = strtol(from, &end, 10);
+			if (end == from)
+				break;
+		}
+		if (end == s || errno || lo < 1 || hi < lo || *n == IPCX__MAX_TYPE_RANGES ||
+		    (*end && *end != ','))
+			break;
+		r[(*n)++] = (struct ipcx__type_range){.lo = lo, .hi = hi};
+		if (!*end)
+			return 0;
+		s = end + 1;
+	}
+	if (!list)
+		return 0;
+	return ipcx__fail(-EINVAL,
+			  "bad types '%s' at '%s' (up to %u types >= 1 or ranges, as in types=1,3-5)",
+			  list, s, IPCX__MAX_TYPE_RANGES);
+}
+
+/* Gives a broadcast subscriber its filter: types= goes with nothing else. */
+static int ipcx__shm_filter(struct ipcx__shm_chan *c, const struct ipcx__type_range *r, unsigned n)
+{
+	if (!n)
+		return 0;
+	if (c->map.pattern != IPCX__SHM_BROADCAST || !(c->q.role & IPCX_RECV))
+		return ipcx__fail(-EINVAL, "types= filters what a subscriber of a "
+					   "pattern=broadcast queue receives: this channel is none");
+	memcpy(c->q.types, r, n * sizeof(*r));
+	c->q.ntypes = n;
 	return 0;
 }
 
@@ -166,9 +213,13 @@ static int ipcx__shm_open(ipcx_chan **out, const struct ipcx__url *u, int flags,
 			  struct ipcx__deadline d)
 {
 	struct ipcx__shm_params p;
+	struct ipcx__type_range types[IPCX__MAX_TYPE_RANGES];
+	unsigned ntypes = 0;
 	int rc = ipcx__shm_name_check(u->address);
 	if (rc == 0)
 		rc = ipcx__shm_params(u, &p);
+	if (rc == 0)
+		rc = ipcx__shm_types(u, types, &ntypes);
 	if (rc < 0)
 		return rc;
 	struct ipcx__shm_chan *c = ipcx__chan_alloc(sizeof(*c));
@@ -178,6 +229,8 @@ static int ipcx__shm_open(ipcx_chan **out, const struct ipcx__url *u, int flags,
 	rc = ipcx__shm_map(&c->map, u, flags, &p);
 	if (rc == 0)
 		rc = ipcx__shmq_attach(&c->q, &c->map, role);
+	if (rc == 0 && (rc = ipcx__shm_filter(c, types, ntypes)) < 0)
+		ipcx__shmq_detach(&c->q);
 	if (rc == 0 && c->map.pattern == IPCX__SHM_MPSC) {
 		rc = ipcx__shm_lanes_open(&c->lanes, u->address, &c->map, &c->q, role);
 		if (rc < 0)
@@ -253,7 +306,7 @@ static int ipcx__shm_unlink_url(const struct ipcx__url *u)
 
 const struct ipcx__transport ipcx__shm_transport = {
 	.scheme = "shm",
-	.options = "cap maxmsg mode pattern policy",
+	.options = "cap maxmsg mode pattern policy types",
 	.caps = {.flags = IPCX__SHM_BASE_CAPS | IPCX__SHM_MANY,
 		 .max_msg = (size_t)(IPCX__SHM_MAX_RING / 2 - IPCX__SHM_REC_HDR),
 		 .capacity = (size_t)IPCX__SHM_DEFAULT_CAP},
