@@ -718,8 +718,12 @@ static void test_loans(void)
 	pid_t pid = fork();
 	if (pid == 0) {
 		ipcx_chan *tx = open_ok(url, IPCX_SEND);
+		void *buf;
+		CHECK_RC(ipcx_loan(tx, 13, &buf, -1), 0); /* 13 bytes, in a record with room for 16 */
+		CHECK_RC(ipcx_commit(tx, 14, 1), -EMSGSIZE);
+		memcpy(buf, "thirteen byte", 13);
+		CHECK_RC(ipcx_commit(tx, 13, 1), 0);
 		for (unsigned i = 0; i < 2000; i++) {
-			void *buf;
 			CHECK_RC(ipcx_loan(tx, 8192, &buf, -1), 0);
 			CHECK_RC(ipcx_send(tx, "x", 1, 1, 0), -EBUSY);
 			size_t len = fill(buf, i, 4096);
@@ -729,6 +733,8 @@ static void test_loans(void)
 		_exit(0);
 	}
 	unsigned char want[4096];
+	CHECK_RC(ipcx_recv(rx, want, sizeof(want), 0, NULL, 5000), 13);
+	CHECK(memcmp(want, "thirteen byte", 13) == 0);
 	for (unsigned i = 0; i < 2000; i++) {
 		const void *buf;
 		long type;

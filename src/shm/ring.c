@@ -574,6 +574,7 @@ int ipcx__shmq_loan(struct ipcx__shmq *q, size_t len, void **out, struct ipcx__d
 	*out = ipcx__shmq_payload(ipcx__place(q, start, end, span));
 	q->loan_send = end - span + 1;
 	q->loan_send_end = end;
+	q->loan_send_len = len;
 	return 0;
 }
 
@@ -582,9 +583,9 @@ int ipcx__shmq_commit(struct ipcx__shmq *q, size_t len, long type)
 	if (!q->loan_send)
 		return ipcx__fail(-EINVAL, "commit without a loaned message");
 	uint64_t pos = q->loan_send - 1, span = q->loan_send_end - pos;
-	if (len > span - IPCX__SHM_REC_HDR)
-		return ipcx__fail(-EMSGSIZE, "commit of %zu bytes into a loan of %llu", len,
-				  (unsigned long long)(span - IPCX__SHM_REC_HDR));
+	if (len > q->loan_send_len)
+		return ipcx__fail(-EMSGSIZE, "commit of %zu bytes into a loan of %zu", len,
+				  q->loan_send_len);
 	q->loan_send = 0;
 	ipcx__publish(q, ipcx__shmq_rec(q->map, pos), q->loan_send_end, span, len, type);
 	return 0;

@@ -71,6 +71,7 @@ struct ipcx__shmq {
 	uint64_t rel_cache;  /* last release cursor seen by a sender */
 	uint64_t loan_send;  /* position + 1 of an uncommitted send loan, 0 = none */
 	uint64_t loan_send_end;
+	size_t loan_send_len; /* the bytes it was asked for, at most what a commit publishes */
 	uint64_t loan_recv;  /* position + 1 of an unreleased receive loan */
 	bool loan_sole;      /* that loan was taken as the sole receiver (ring.c) */
 	uint64_t sole_pos;   /* a sole receiver's next position (ring.c), 0 = not yet known */
