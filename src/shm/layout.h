@@ -116,7 +116,8 @@ static inline uint64_t ipcx__st(uint64_t pos, unsigned slot, unsigned stage)
 /* ipcx__st_is_at tells whether state st was written for position pos. */
 static inline int ipcx__st_is_at(uint64_t st, uint64_t pos)
 {
-	return (st >> IPCX__ST_POS_SHIFT) == (ipcx__st(pos, 0, 0) >> IPCX__ST_POS_SHIFT);
+	return (st >> IPCX__ST_POS_SHIFT) == (ipcx__st(pos, 0, 0) >> IPCX__ST_POS_SHIFT) &&
+	       pos % 8 == 0;
 }
 
 static inline unsigned ipcx__st_stage(uint64_t st)

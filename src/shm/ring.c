@@ -60,7 +60,12 @@ struct ipcx__shm_rec *ipcx__shmq_rec(const struct ipcx__shm_map *m, uint64_t pos
 {
 	if (ipcx__shmq_room(m, pos) < IPCX__SHM_REC_HDR)
 		return NULL;
-	return (struct ipcx__shm_rec *)(m->ring + (pos & m->mask));
+	/*
+	 * Positions are multiples of 8; one that is not was written by a
+	 * corrupt or hostile peer. Its record is the one below it, whose
+	 * state (stamped with an aligned position) is never at it.
+	 */
+	return (struct ipcx__shm_rec *)(m->ring + (pos & m->mask & ~(uint64_t)7));
 }
 
 static bool ipcx__stage_ok(uint64_t st)
