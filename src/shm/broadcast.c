@@ -487,19 +487,26 @@ static int ipcx__bc_report(struct ipcx__shmq *q)
 	 * set its bit before it, so zero here means it has added its count.
 	 */
 	unsigned tries = 0;
-	while (tries < IPCX__MOVER_TRIES && atomic_load(&q->me->movers) != 0) {
+	uint64_t movers;
+	while (tries < IPCX__MOVER_TRIES && (movers = atomic_load(&q->me->movers)) != 0 &&
+	       movers != q->movers_stale) {
 		ipcx__cpu_relax();
 		tries++;
 	}
 	/*
 	 * A mover still there was most likely preempted between its move and
 	 * its count (two processes on one CPU): give it the CPU, and reap it
-	 * if it died, for up to IPCX__MOVER_WAIT_NS before going on.
+	 * if it died, for up to IPCX__MOVER_WAIT_NS before going on. Bits
+	 * that outlast that wait (a sender stopped there, or a mask a corrupt
+	 * peer wrote) are not waited for again.
 	 */
-	for (unsigned n = 0; n < IPCX__MOVER_NAPS && atomic_load(&q->me->movers) != 0; n++) {
+	for (unsigned n = 0; n < IPCX__MOVER_NAPS && (movers = atomic_load(&q->me->movers)) != 0 &&
+			     movers != q->movers_stale;
+	     n++) {
 		ipcx__bc_reap_movers(q);
 		nanosleep(&(struct timespec){.tv_nsec = IPCX__MOVER_WAIT_NS / IPCX__MOVER_NAPS}, NULL);
 	}
+	q->movers_stale = atomic_load(&q->me->movers);
 	if (atomic_load(&q->me->lost) == 0)
 		return 0;
 	/* An exchange: a count added meanwhile is reported now, not twice. */

@@ -95,16 +95,45 @@ bool ipcx__shm_token_alive(uint64_t token)
 
 /* ---- the reclaim lock ------------------------------------------------ */
 
-/* Takes the reclaim lock, taking it over from a holder that died. */
+/*
+ * How long a live holder may keep the lock (another process, or another
+ * thread of ours): its critical sections take microseconds. One that
+ * holds it longer is stopped inside (SIGSTOP, a debugger) or was never
+ * there (a live process's token, or ours, written into the lock by a
+ * corrupt peer); the lock is then taken over rather than waited for
+ * forever.
+ */
+#define IPCX__LOCK_PATIENCE_NS (1000 * 1000 * 1000LL)
+
+/* Who holds the lock, as a waiter last saw, and since when. */
+struct ipcx__lock_watch {
+	uint64_t holder;
+	int64_t since;
+};
+
+/* May the lock, held by cur, be taken over? Asked every 64th look. */
+static bool ipcx__lock_abandoned(uint64_t cur, uint64_t me, struct ipcx__lock_watch *w)
+{
+	if (cur != me && !ipcx__shm_token_alive(cur))
+		return true;
+	int64_t now = ipcx__now_ns();
+	if (cur != w->holder) {
+		*w = (struct ipcx__lock_watch){.holder = cur, .since = now};
+		return false;
+	}
+	return now - w->since > IPCX__LOCK_PATIENCE_NS;
+}
+
+/* Takes the reclaim lock, taking it over from a holder that died or holds it for too long. */
 static void ipcx__lock(struct ipcx__shm_hdr *h)
 {
 	uint64_t me = ipcx__shm_self_token();
+	struct ipcx__lock_watch w = {0};
 	for (unsigned n = 1;; n++) {
 		uint64_t cur = 0;
 		if (atomic_compare_exchange_strong(&h->reclaim_lock, &cur, me))
 			return;
-		/* The holder may be another thread of ours: never take over from a live token. */
-		if (n % 64 == 0 && cur != me && !ipcx__shm_token_alive(cur) &&
+		if (n % 64 == 0 && ipcx__lock_abandoned(cur, me, &w) &&
 		    atomic_compare_exchange_strong(&h->reclaim_lock, &cur, me))
 			return;
 		if (n < 64)

@@ -91,6 +91,7 @@ struct ipcx__shmq {
 	uint64_t *taken;
 	size_t ntaken, taken_cap;
 	uint64_t taken_lost;
+	uint64_t movers_stale; /* a subscriber's movers mask it waited for in full (broadcast.c) */
 	/* A broadcast subscriber's filter (types=): the types it receives; none = all (broadcast.c). */
 	struct ipcx__type_range types[IPCX__MAX_TYPE_RANGES];
 	unsigned ntypes;
