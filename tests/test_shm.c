@@ -2446,6 +2446,48 @@ static void test_unbounded_enomem(void)
 	ipcx_close(tx);
 }
 
+/*
+ * A receiver killed while it has a pollable descriptor leaves its FIFO in
+ * /dev/shm until it is reaped; removing the queue first removes the FIFO
+ * with it. A live poller's FIFO stays (it still waits on it).
+ */
+static void test_poll_fifo_removed_with_queue(void)
+{
+	char url[256];
+	new_queue(url, sizeof(url), "cap=4KiB");
+	ipcx_chan *live = open_ok(url, IPCX_RECV | IPCX_CREATE);
+	CHECK(ipcx_fd(live) >= 0);
+	int ready[2];
+	CHECK(pipe(ready) == 0);
+	pid_t pid = fork();
+	if (pid == 0) {
+		ipcx_close(live);
+		left_open = open_ok(url, IPCX_RECV);
+		CHECK(ipcx_fd(left_open) >= 0);
+		CHECK(write(ready[1], "r", 1) == 1);
+		pause();
+		_exit(0);
+	}
+	char c;
+	CHECK(read(ready[0], &c, 1) == 1);
+	size_t size;
+	struct ipcx__shm_hdr *h = map_segment(url, &size);
+	uint64_t dead_id = atomic_load(&slot_at(h, find_slot(h, pid))->poll_id);
+	uint64_t live_id = atomic_load(&slot_at(h, find_slot(h, getpid()))->poll_id);
+	munmap(h, size);
+	kill(pid, SIGKILL);
+	CHECK(wait_child(pid) == 128 + SIGKILL);
+	char dead_fifo[64], live_fifo[64];
+	snprintf(dead_fifo, sizeof(dead_fifo), "/dev/shm/ipcx-poll.%016llx", (unsigned long long)dead_id);
+	snprintf(live_fifo, sizeof(live_fifo), "/dev/shm/ipcx-poll.%016llx", (unsigned long long)live_id);
+	CHECK(dead_id && live_id && access(dead_fifo, F_OK) == 0 && access(live_fifo, F_OK) == 0);
+	CHECK_RC(ipcx_unlink(url), 0);
+	CHECK(access(dead_fifo, F_OK) < 0 && errno == ENOENT);
+	CHECK(access(live_fifo, F_OK) == 0);
+	ipcx_close(live);
+	CHECK(access(live_fifo, F_OK) < 0 && errno == ENOENT);
+}
+
 static const struct test_case tests[] = {
 	{"broadcast_two_senders", test_broadcast_two_senders},
 	{"broadcast_join_streaming", test_broadcast_join_streaming},
@@ -2461,6 +2503,7 @@ static const struct test_case tests[] = {
 	{"rendezvous", test_rendezvous},
 	{"poll_fd_basics", test_poll_fd_basics},
 	{"poll_fd_epoll_stream", test_poll_fd_epoll_stream},
+	{"poll_fifo_removed_with_queue", test_poll_fifo_removed_with_queue},
 	{"fork_inherited_close", test_fork_inherited_close},
 	{"stream_queue", test_stream_queue},
 	{"stream_spsc", test_stream_spsc},

@@ -124,3 +124,13 @@ void ipcx__shmq_poll_forget(struct ipcx__shm_hdr *h, struct ipcx__shm_slot *s)
 	ipcx__poll_path(path, sizeof(path), id);
 	unlink(path);
 }
+
+void ipcx__shmq_poll_forget_dead(const struct ipcx__shm_map *m)
+{
+	for (unsigned i = 0; i < m->max_peers; i++) {
+		struct ipcx__shm_slot *s = &m->slots[i];
+		uint64_t owner = atomic_load(&s->owner);
+		if (atomic_load(&s->poll_id) && (!owner || !ipcx__shm_token_alive(owner >> 2)))
+			ipcx__shmq_poll_forget(m->hdr, s);
+	}
+}

@@ -418,6 +418,13 @@ void ipcx__shm_map_close(struct ipcx__shm_map *m)
 
 int ipcx__shm_unlink(const char *name)
 {
+	/* The FIFOs of receivers that died polling go with the queue (a corrupt one keeps them). */
+	struct ipcx__shm_map m;
+	if (ipcx__shm_map_open(&m, name) == 0) {
+		ipcx__shmq_poll_forget_dead(&m);
+		ipcx__shm_map_close(&m);
+	}
+	ipcx__clear_errmsg();
 	char path[256];
 	ipcx__shm_path(path, sizeof(path), name);
 	if (shm_unlink(path) < 0)

@@ -222,6 +222,11 @@ bool ipcx__shmq_poll_disarm(struct ipcx__shm_hdr *h, struct ipcx__shm_slot *s);
 void ipcx__shmq_poll_wake(const struct ipcx__shm_map *m);
 /* ipcx__shmq_poll_forget disarms slot s and removes its FIFO (the owner left or died). */
 void ipcx__shmq_poll_forget(struct ipcx__shm_hdr *h, struct ipcx__shm_slot *s);
+/*
+ * ipcx__shmq_poll_forget_dead removes the FIFOs of m's slots whose owner is
+ * dead or gone: the queue is being removed, and nobody would reap them.
+ */
+void ipcx__shmq_poll_forget_dead(const struct ipcx__shm_map *m);
 
 /* ---- broadcast.c ----------------------------------------------------- */
 
