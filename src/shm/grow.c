@@ -50,7 +50,15 @@ int ipcx__shmq_grow(struct ipcx__shmq *q, uint64_t end, uint64_t *stuck)
 {
 	const struct ipcx__shm_map *m = q->map;
 	struct ipcx__shm_hdr *h = q->hdr;
+	/*
+	 * rel, then grown: rel <= grown held when we read rel, and grown only
+	 * grows. A grow cursor a whole chunk behind it was written by a
+	 * corrupt peer, and growing from there to end could back gigabytes.
+	 */
+	uint64_t r = atomic_load_explicit(&h->rel, memory_order_acquire);
 	uint64_t g = atomic_load_explicit(&h->grown, memory_order_acquire);
+	if (g < end && g + IPCX__SHM_CHUNK <= r)
+		return ipcx__shmq_corrupt(g, "grow cursor behind the release cursor");
 	while (g < end) {
 		if (g % IPCX__SHM_CHUNK != 0)
 			return ipcx__shmq_corrupt(g, "bad grow cursor");
