@@ -11,6 +11,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <linux/membarrier.h>
 #include <sys/epoll.h>
@@ -865,8 +866,16 @@ static void test_corrupt_header(void)
 	poke(url, 8, &v, sizeof(v)); /* layout version */
 	CHECK_RC(ipcx_open(&other, url, IPCX_RECV, 0), -EPROTO);
 	CHECK(strstr(ipcx_errmsg(), "version") != NULL);
-	v = 1;
+	v = IPCX__SHM_LAYOUT_VERSION; /* the right version again: each check below is on its own */
 	poke(url, 8, &v, sizeof(v));
+	ch = open_ok(url, IPCX_RECV);
+	ipcx_close(ch);
+	/* slot_off + the slots wraps around to a value that looked right */
+	uint64_t slot_off = header_of(url).slot_off, wrapped = slot_off - 0x1000;
+	CHECK(offsetof(struct ipcx__shm_hdr, slot_off) == 24);
+	poke(url, 24, &wrapped, sizeof(wrapped));
+	CHECK_RC(ipcx_open(&other, url, IPCX_RECV, 0), -EPROTO);
+	poke(url, 24, &slot_off, sizeof(slot_off));
 	uint64_t ring = 1ull << 40; /* ring size past the end of the file */
 	poke(url, 48, &ring, sizeof(ring));
 	CHECK_RC(ipcx_open(&other, url, IPCX_RECV, 0), -EPROTO);

@@ -216,13 +216,15 @@ static int ipcx__shm_validate(struct ipcx__shm_map *m, const struct ipcx__shm_hd
 	if (g->layout != IPCX__SHM_LAYOUT_VERSION)
 		return ipcx__fail(-EPROTO, "shm://%s has layout version %u; this ipcx reads %u", name,
 				  g->layout, IPCX__SHM_LAYOUT_VERSION);
-	uint64_t slots_end = g->slot_off + (uint64_t)g->max_peers * g->slot_size;
+	/* No sum of header fields: a corrupt one must not wrap around into a pass. */
 	bool ok = g->hdr_size == sizeof(struct ipcx__shm_hdr) &&
 		  g->slot_size == sizeof(struct ipcx__shm_slot) && g->seg_size == file_size &&
 		  g->max_peers >= 1 && g->max_peers <= IPCX__SHM_MAX_PEERS &&
 		  g->slot_off >= g->hdr_size && g->slot_off % IPCX__SHM_LINE == 0 &&
-		  g->ring_off % IPCX__SHM_LINE == 0 && slots_end <= g->ring_off &&
-		  ipcx__shm_sizes_ok(g) && g->ring_off + ipcx__shm_ring_bytes(g) == file_size &&
+		  g->ring_off % IPCX__SHM_LINE == 0 && g->slot_off <= g->ring_off &&
+		  (uint64_t)g->max_peers * g->slot_size <= g->ring_off - g->slot_off &&
+		  g->ring_off <= file_size && ipcx__shm_sizes_ok(g) &&
+		  ipcx__shm_ring_bytes(g) == file_size - g->ring_off &&
 		  g->pattern >= IPCX__SHM_QUEUE && g->pattern <= IPCX__SHM_MPSC &&
 		  ipcx__shm_flags_ok(g->pattern, g->flags);
 	if (!ok)
