@@ -896,6 +896,8 @@ int ipcx__shmq_scan_typed(struct ipcx__shmq *q, uint64_t from, long selector,
 	for (uint64_t n = 0; p < t; n++) {
 		if (n > m->ring_size / 8)
 			return ipcx__shmq_corrupt(p, "endless chain of records");
+		if (p > UINT64_MAX - m->ring_size)
+			return ipcx__shmq_corrupt(p, "position at the end of the numbers");
 		struct ipcx__shm_rec *rec = ipcx__shmq_rec(m, p);
 		if (!rec) {
 			p += ipcx__shmq_room(m, p);
