@@ -47,6 +47,29 @@ static ipcx_chan *open_ok(const char *url, int flags)
 	return ch;
 }
 
+/*
+ * A receiver in a child process that opened url (with a pollable
+ * descriptor when asked) and stops there until it is killed: its pid.
+ */
+static pid_t stopped_receiver(const char *url, bool with_fd)
+{
+	int ready[2];
+	CHECK(pipe(ready) == 0);
+	pid_t pid = fork();
+	if (pid == 0) {
+		left_open = open_ok(url, IPCX_RECV);
+		CHECK(!with_fd || ipcx_fd(left_open) >= 0);
+		CHECK(write(ready[1], "r", 1) == 1);
+		pause();
+		_exit(0);
+	}
+	char c;
+	CHECK(pid > 0 && read(ready[0], &c, 1) == 1);
+	close(ready[0]);
+	close(ready[1]);
+	return pid;
+}
+
 /* Message i: length and bytes that say which message it is. */
 static size_t fill(unsigned char *buf, unsigned i, size_t max)
 {
@@ -1769,17 +1792,7 @@ static void test_broadcast_dead_subscriber(void)
 	char url[256];
 	new_queue(url, sizeof(url), "cap=1KiB&maxmsg=100&pattern=broadcast");
 	ipcx_chan *tx = open_ok(url, IPCX_SEND | IPCX_CREATE);
-	int ready[2];
-	CHECK(pipe(ready) == 0);
-	pid_t pid = fork();
-	if (pid == 0) {
-		open_ok(url, IPCX_RECV);
-		CHECK(write(ready[1], "r", 1) == 1);
-		pause();
-		_exit(0);
-	}
-	char c;
-	CHECK(read(ready[0], &c, 1) == 1);
+	pid_t pid = stopped_receiver(url, false);
 	unsigned char msg[128], got[128];
 	int rc = 0;
 	unsigned sent = 0;
@@ -1798,8 +1811,6 @@ static void test_broadcast_dead_subscriber(void)
 		CHECK_RC(ipcx_recv(rx, got, sizeof(got), 0, NULL, 0), len);
 		CHECK(memcmp(msg, got, len) == 0);
 	}
-	close(ready[0]);
-	close(ready[1]);
 	ipcx_close(rx);
 	ipcx_close(tx);
 }
@@ -2373,17 +2384,7 @@ static void test_unbounded_trim_hazard(void)
 	uint64_t owned = 0;
 	for (unsigned i = 0; i < h->max_peers; i++)
 		owned |= (uint64_t)(atomic_load(&unb_slot(h, i)->owner) != 0) << i;
-	int ready[2];
-	CHECK(pipe(ready) == 0);
-	pid_t pid = fork();
-	if (pid == 0) {
-		open_ok(url, IPCX_RECV);
-		CHECK(write(ready[1], "r", 1) == 1);
-		pause();
-		_exit(0);
-	}
-	char c;
-	CHECK(read(ready[0], &c, 1) == 1);
+	pid_t pid = stopped_receiver(url, false);
 	struct ipcx__shm_slot *stopped = NULL;
 	for (unsigned i = 0; i < h->max_peers && !stopped; i++)
 		if (!(owned >> i & 1) && atomic_load(&unb_slot(h, i)->owner))
@@ -2408,8 +2409,6 @@ static void test_unbounded_trim_hazard(void)
 	CHECK(atomic_load(&stopped->owner) == 0); /* reaped by the trim */
 	CHECK(atomic_load(&h->trimmed) >= at + (20u << 20));
 	munmap(h, len);
-	close(ready[0]);
-	close(ready[1]);
 	ipcx_close(rx);
 	ipcx_close(tx);
 }
@@ -2466,19 +2465,7 @@ static void test_poll_fifo_removed_with_queue(void)
 	new_queue(url, sizeof(url), "cap=4KiB");
 	ipcx_chan *live = open_ok(url, IPCX_RECV | IPCX_CREATE);
 	CHECK(ipcx_fd(live) >= 0);
-	int ready[2];
-	CHECK(pipe(ready) == 0);
-	pid_t pid = fork();
-	if (pid == 0) {
-		ipcx_close(live);
-		left_open = open_ok(url, IPCX_RECV);
-		CHECK(ipcx_fd(left_open) >= 0);
-		CHECK(write(ready[1], "r", 1) == 1);
-		pause();
-		_exit(0);
-	}
-	char c;
-	CHECK(read(ready[0], &c, 1) == 1);
+	pid_t pid = stopped_receiver(url, true);
 	size_t size;
 	struct ipcx__shm_hdr *h = map_segment(url, &size);
 	uint64_t dead_id = atomic_load(&slot_at(h, find_slot(h, pid))->poll_id);
